@@ -1,0 +1,94 @@
+// How a node resolves its command line against the topology, and how it refuses bad input
+// with distinct exit codes.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { EXIT, NodeStartError, parseNodeArgs } from "../src/args.js";
+import { localTopology, parseTopology, TopologyError } from "../src/topology.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempFile(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "geolock-args-"));
+  dirs.push(dir);
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function startError(argv: string[], env: NodeJS.ProcessEnv = {}): NodeStartError {
+  try {
+    parseNodeArgs(argv, env);
+  } catch (error) {
+    if (error instanceof NodeStartError) return error;
+    throw error;
+  }
+  throw new Error(`expected ${argv.join(" ")} to be refused`);
+}
+
+describe("the built-in local topology", () => {
+  it("has three regions of three nodes on ports 70rn", () => {
+    const t = localTopology();
+    expect(t.regions.map((r) => r.name)).toEqual(["us-east", "us-west", "eu-west"]);
+    expect(t.regions[0]?.nodes[0]).toEqual({ id: 1, host: "127.0.0.1", port: 7011 });
+    expect(t.regions[2]?.nodes[2]).toEqual({ id: 3, host: "127.0.0.1", port: 7033 });
+  });
+});
+
+describe("node arguments", () => {
+  it("defaults to node 1 of the named region and a data directory named after it", () => {
+    const options = parseNodeArgs(["--region", "eu-west"], {});
+    expect(options.self).toEqual({ id: 1, host: "127.0.0.1", port: 7031 });
+    expect(options.dataDir.endsWith("data/eu-west-1")).toBe(true);
+    expect(options.usingBuiltInTopology).toBe(true);
+  });
+
+  it("refuses an unknown region or node with the usage exit code", () => {
+    expect(startError(["--region", "mars"]).exitCode).toBe(EXIT.usage);
+    expect(startError(["--region", "mars"]).message).toContain("known: us-east, us-west, eu-west");
+    expect(startError(["--region", "us-east", "--node", "4"]).exitCode).toBe(EXIT.usage);
+    expect(startError(["--node", "1"]).message).toContain("--region is required");
+    expect(startError(["--region", "us-east", "--bogus"]).exitCode).toBe(EXIT.usage);
+  });
+
+  it("refuses a config file that is not valid JSON or not a valid topology", () => {
+    const notJson = tempFile("a.json", "{ nope");
+    expect(startError(["--region", "x", "--config", notJson], { GEOLOCK_SECRET: "s".repeat(16) }).exitCode).toBe(EXIT.badConfig);
+    const badPort = tempFile("b.json", JSON.stringify({ clusterId: "c", regions: [{ name: "x", id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 70000 }] }] }));
+    const error = startError(["--region", "x", "--config", badPort], { GEOLOCK_SECRET: "s".repeat(16) });
+    expect(error.exitCode).toBe(EXIT.badConfig);
+    expect(error.message).toContain("regions[0].nodes[0].port");
+  });
+
+  it("requires a real secret for a custom topology, and a long enough one", () => {
+    const config = tempFile("c.json", JSON.stringify({ clusterId: "c", regions: [{ name: "x", id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 7100 }] }] }));
+    expect(startError(["--region", "x", "--config", config]).message).toContain("secret is required");
+    expect(startError(["--region", "x", "--config", config], { GEOLOCK_SECRET: "short" }).message).toContain("at least 16 bytes");
+    const options = parseNodeArgs(["--region", "x", "--config", config], { GEOLOCK_SECRET: "0123456789abcdef" });
+    expect(new TextDecoder().decode(options.secret)).toBe("0123456789abcdef");
+  });
+});
+
+describe("topology validation", () => {
+  const valid = { clusterId: "c1", regions: [{ name: "a", id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 7100 }] }] };
+
+  it("accepts a valid topology unchanged", () => {
+    expect(parseTopology(valid)).toEqual(valid);
+  });
+
+  it.each([
+    ["a non-object", 42, "topology must be an object"],
+    ["a missing clusterId", { regions: valid.regions }, "clusterId"],
+    ["a region named global", { ...valid, regions: [{ ...valid.regions[0], name: "global" }] }, "name"],
+    ["duplicate node addresses", { ...valid, regions: [valid.regions[0], { name: "b", id: 2, nodes: [{ id: 1, host: "127.0.0.1", port: 7100 }] }] }, "duplicate node address"],
+    ["duplicate region ids", { ...valid, regions: [valid.regions[0], { name: "b", id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 7101 }] }] }, "duplicate region id"],
+    ["a fractional node id", { ...valid, regions: [{ name: "a", id: 1, nodes: [{ id: 1.5, host: "h", port: 1 }] }] }, "nodes[0].id"],
+  ])("refuses %s", (_what, input, message) => {
+    expect(() => parseTopology(input)).toThrow(TopologyError);
+    expect(() => parseTopology(input)).toThrow(message);
+  });
+});
