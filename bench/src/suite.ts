@@ -21,8 +21,18 @@ export interface ScenarioResult {
   readonly opsPerSecond: number;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
+  readonly p999Ms?: number;
+  /** The single repeats the medians above were taken from, in the order they ran. */
+  readonly runs?: readonly RunSample[];
   /** Anything else worth recording (CPU time per op, batch size, fairness, ...). */
   readonly extra?: Readonly<Record<string, number | string>>;
+}
+
+/** One repeat of a scenario. */
+export interface RunSample {
+  readonly opsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
 }
 
 export interface BenchSuite {

@@ -1,0 +1,61 @@
+// Command line of `npm run bench -- [suite ...] [--quick] [--repeats N] [--measure S]
+// [--warmup S] [--note TEXT]`. Defaults are BASELINES.md's method: 3 repeats of 1 s warm-up
+// plus a 5 s window. --quick is for smoke runs: 1 repeat of 0.2 s + 1 s, unless overridden.
+
+export interface RunArgs {
+  /** Suites to run in this order; empty means all. */
+  readonly suites: readonly string[];
+  readonly quick: boolean;
+  readonly repeats: number;
+  readonly warmupSeconds: number;
+  readonly measureSeconds: number;
+  /** Free text written into every result file, e.g. "machine shared with running tests". */
+  readonly note: string | undefined;
+}
+
+export const USAGE =
+  "usage: npm run bench -- [suite ...] [--quick] [--repeats N] [--measure S] [--warmup S] [--note TEXT]";
+
+const LIMITS = {
+  repeats: { min: 1, max: 100 },
+  warmupSeconds: { min: 0, max: 600 },
+  measureSeconds: { min: 0.01, max: 3600 },
+} as const;
+
+function numberFlag(flag: string, raw: string | undefined, limit: { min: number; max: number }): number {
+  const value = Number(raw);
+  if (raw === undefined || !Number.isFinite(value) || value < limit.min || value > limit.max) {
+    throw new Error(`${flag} needs a number in [${limit.min}, ${limit.max}], got ${String(raw)}\n${USAGE}`);
+  }
+  return value;
+}
+
+/** Parses the arguments after `run.js`; throws an Error carrying USAGE on anything unknown. */
+export function parseArgs(argv: readonly string[]): RunArgs {
+  const suites: string[] = [];
+  let quick = false;
+  let repeats: number | undefined;
+  let warmupSeconds: number | undefined;
+  let measureSeconds: number | undefined;
+  let note: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--quick") quick = true;
+    else if (arg === "--repeats") repeats = numberFlag(arg, argv[++i], LIMITS.repeats);
+    else if (arg === "--warmup") warmupSeconds = numberFlag(arg, argv[++i], LIMITS.warmupSeconds);
+    else if (arg === "--measure") measureSeconds = numberFlag(arg, argv[++i], LIMITS.measureSeconds);
+    else if (arg === "--note") note = argv[++i];
+    else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}\n${USAGE}`);
+    else suites.push(arg);
+  }
+  if (repeats !== undefined && !Number.isInteger(repeats)) throw new Error(`--repeats must be whole\n${USAGE}`);
+  if (argv.includes("--note") && note === undefined) throw new Error(`--note needs a text\n${USAGE}`);
+  return {
+    suites,
+    quick,
+    repeats: repeats ?? (quick ? 1 : 3),
+    warmupSeconds: warmupSeconds ?? (quick ? 0.2 : 1),
+    measureSeconds: measureSeconds ?? (quick ? 1 : 5),
+    note,
+  };
+}
