@@ -15,7 +15,9 @@ const emergencyCleanups = new Map<number, () => void>();
 let nextCleanupId = 1;
 let handlersInstalled = false;
 
-function runEmergencyCleanups(): void {
+/** Runs every registered clean-up once; returns how many there were. */
+function runEmergencyCleanups(): number {
+  const count = emergencyCleanups.size;
   for (const fn of emergencyCleanups.values()) {
     try {
       fn();
@@ -24,7 +26,10 @@ function runEmergencyCleanups(): void {
     }
   }
   emergencyCleanups.clear();
+  return count;
 }
+
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
 function installHandlers(): void {
   if (handlersInstalled) return;
@@ -32,9 +37,10 @@ function installHandlers(): void {
   process.on("exit", runEmergencyCleanups);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      runEmergencyCleanups();
-      process.stderr.write(`bench: ${signal}, servers stopped and scratch data removed\n`);
-      process.exit(130);
+      if (runEmergencyCleanups() > 0) {
+        process.stderr.write(`bench: ${signal}, servers stopped and scratch data removed\n`);
+      }
+      process.exit(SIGNAL_EXIT_CODES[signal]);
     });
   }
 }
