@@ -58,14 +58,24 @@ export interface RaftConfig {
    * it are not handed out again. 0 for a fresh node.
    */
   readonly applied?: Index;
-  /** Upper bound on the bytes of entries in one append message (at least one entry is always sent). */
+  /** Upper bound on the bytes of entries in one append message (at least one entry is always sent). Default 1 MiB. */
   readonly maxAppendBytes?: number;
-  /** Upper bound on unacknowledged append messages per follower in replicate state. */
+  /** Upper bound on unacknowledged append messages per follower in replicate state. Default 256. */
   readonly maxInflightAppends?: number;
-  /** Upper bound on the bytes of entries the leader accepts but has not committed; proposals beyond it are refused. */
+  /**
+   * Upper bound on the bytes of entries the leader accepts but has not committed; proposals
+   * beyond it are refused with "overloaded" (one is always accepted when none is pending).
+   * Default 64 MiB.
+   */
   readonly maxUncommittedBytes?: number;
-  /** Bytes of snapshot data per snapshot chunk message. */
+  /** Bytes of snapshot data per snapshot chunk message. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
+  /** Upper bound on the bytes of committedEntries in one Ready (at least one entry). Default 4 MiB. */
+  readonly maxApplyBytes?: number;
+  /** Upper bound on ReadIndex requests a leader holds unanswered; beyond it reads are refused with "overloaded". Default 4096. */
+  readonly maxPendingReads?: number;
+  /** Upper bound on the declared size of a snapshot a follower accepts to buffer. Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
   /** Pre-vote (Raft thesis 9.6): a node that cannot win does not bump terms. Default true. */
   readonly preVote?: boolean;
   /**

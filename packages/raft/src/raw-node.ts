@@ -1,0 +1,151 @@
+// The driver's handle on a Raft node (etcd's rawnode.go): requests go in, and Ready hands
+// out everything to persist, send and apply. advance() checks that the driver kept the
+// persistence contract before the node builds on it.
+
+import type { ProposeResult, RaftConfig, RaftStorage, Ready, RequestResult } from "./contract.js";
+import { Raft } from "./raft.js";
+import { raftStatus } from "./status.js";
+import type { RaftStatus } from "./status.js";
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, SoftState } from "./types.js";
+
+export class RawNode {
+  private readonly raft: Raft;
+  private readonly storage: RaftStorage;
+  /** What the last Ready reported, so the next one carries only changes. */
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  /** The Ready handed out and not yet advanced. Invariant: at most one at a time. */
+  private outstanding: Ready | undefined = undefined;
+
+  constructor(config: RaftConfig, createRaft: (config: RaftConfig) => Raft = (c) => new Raft(c)) {
+    this.raft = createRaft(config);
+    if (this.raft.id !== config.id) throw new Error(`raw node: createRaft built node ${this.raft.id} for config ${config.id}`);
+    this.storage = config.storage;
+    this.prevSoftState = this.raft.softState();
+    // The starting hard state came from storage, so it is already durable.
+    this.prevHardState = this.raft.hardState();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(message: Message): void {
+    this.raft.step(message);
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult {
+    return this.raft.proposeConfChange(change);
+  }
+
+  readIndex(context: Uint8Array): RequestResult {
+    return this.raft.readIndex(context);
+  }
+
+  transferLeader(to: NodeId): RequestResult {
+    return this.raft.transferLeader(to);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  status(): RaftStatus {
+    return raftStatus(this.raft);
+  }
+
+  confState(): ConfState {
+    return this.raft.tracker.conf;
+  }
+
+  /** Whether ready() would return anything; false while a Ready awaits advance(). */
+  hasReady(): boolean {
+    if (this.outstanding !== undefined) return false;
+    const unstable = this.raft.log.unstable;
+    return (
+      !sameSoftState(this.raft.softState(), this.prevSoftState) ||
+      !sameHardState(this.raft.hardState(), this.prevHardState) ||
+      unstable.entries.length > 0 ||
+      unstable.snapshot !== undefined ||
+      this.raft.hasOutput() ||
+      this.raft.log.hasNextCommittedEntries()
+    );
+  }
+
+  ready(): Ready {
+    if (this.outstanding !== undefined) throw new Error(`raw node ${this.raft.id}: ready() called again before advance()`);
+    const soft = this.raft.softState();
+    const hard = this.raft.hardState();
+    const unstable = this.raft.log.unstable;
+    const softChanged = !sameSoftState(soft, this.prevSoftState);
+    const hardChanged = !sameHardState(hard, this.prevHardState);
+    const entries = [...unstable.entries];
+    const snapshot = unstable.snapshot;
+    const durableChanged = hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote;
+    const ready: Ready = {
+      ...(softChanged ? { softState: soft } : {}),
+      ...(hardChanged ? { hardState: hard } : {}),
+      entries,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      committedEntries: this.raft.nextCommittedEntries(),
+      messages: this.raft.takeMessages(),
+      readStates: this.raft.takeReadStates(),
+      mustSync: durableChanged || entries.length > 0 || snapshot !== undefined,
+    };
+    this.prevSoftState = soft;
+    this.prevHardState = hard;
+    this.outstanding = ready;
+    return ready;
+  }
+
+  /** The driver persisted, sent and applied the last Ready (contract.ts gives the order). */
+  advance(): void {
+    const ready = this.outstanding;
+    if (ready === undefined) throw new Error(`raw node ${this.raft.id}: advance() without a Ready`);
+    this.outstanding = undefined;
+    if (ready.hardState !== undefined) this.assertHardStateDurable(ready.hardState);
+    if (ready.snapshot !== undefined) {
+      const index = ready.snapshot.metadata.index;
+      const stored = this.storage.snapshot().metadata.index;
+      if (stored < index) throw new Error(`raw node ${this.raft.id}: Ready snapshot ${index} not in storage (storage snapshot ${stored})`);
+      this.raft.log.stableSnapTo(index);
+      this.raft.appliedSnapshot(index);
+    }
+    const last = ready.entries[ready.entries.length - 1];
+    if (last !== undefined) {
+      this.assertEntryDurable(last);
+      this.raft.log.stableTo(last.index, last.term);
+    }
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastCommitted !== undefined) this.raft.appliedTo(lastCommitted.index, ready.committedEntries);
+  }
+
+  private assertHardStateDurable(expected: HardState): void {
+    const durable = this.storage.initialState().hardState;
+    if (!sameHardState(durable, expected)) {
+      throw new Error(`raw node ${this.raft.id}: storage hard state ${JSON.stringify(durable)} differs from the Ready's ${JSON.stringify(expected)}`);
+    }
+  }
+
+  private assertEntryDurable(entry: Entry): void {
+    const first = this.storage.firstIndex();
+    const lastIndex = this.storage.lastIndex();
+    // Below first - 1 the entry was compacted into a snapshot, which only durable entries reach.
+    const term = entry.index >= first - 1 && entry.index <= lastIndex ? this.storage.term(entry.index) : undefined;
+    if (entry.index > lastIndex || (term !== undefined && term !== entry.term)) {
+      throw new Error(`raw node ${this.raft.id}: Ready entry ${entry.index}/${entry.term} not in storage (last ${lastIndex}, term there ${term})`);
+    }
+  }
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
