@@ -1,0 +1,131 @@
+// Group commit: calls made while a batch is being written share the next batch and its one
+// fsync; every caller resolves in call order, and only once the batch holding its data has
+// been written (checked against a store that records which writes completed), and all of it
+// is there after a reopen.
+
+import { asIndex } from "@geolock/raft";
+import { describe, expect, it } from "vitest";
+import { DurableLog, LevelRecordStore } from "../src/index.js";
+import type { RecordStore, StoreOp } from "../src/index.js";
+import { entryKey, keyHex } from "../src/keys.js";
+import { CONF, entry, hard, IDENTITY, payload, withTempDir } from "./helpers.js";
+
+/** Wraps a store: remembers the keys of completed writes, and can hold writes until released. */
+class ObservedStore implements RecordStore {
+  readonly durableKeys = new Set<string>();
+  writes = 0;
+  private held: (() => void)[] = [];
+  holding = false;
+
+  constructor(private readonly inner: RecordStore) {}
+
+  async write(ops: readonly StoreOp[]): Promise<void> {
+    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
+    await this.inner.write(ops);
+    this.writes += 1;
+    for (const op of ops) if (op.type === "put") this.durableKeys.add(keyHex(op.key));
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const go of this.held.splice(0)) go();
+  }
+
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.inner.get(key);
+  }
+
+  scan(): AsyncIterable<readonly [Uint8Array, Uint8Array]> {
+    return this.inner.scan();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function expectAllDurable(dir: string, last: number): Promise<void> {
+  const reopened = await DurableLog.open(dir, IDENTITY);
+  try {
+    expect(reopened.view.lastIndex()).toBe(last);
+    expect(reopened.view.hardState().commit).toBe(last);
+    const all = reopened.view.entries(asIndex(1), asIndex(last + 1), Number.MAX_SAFE_INTEGER);
+    all.forEach((found, i) => expect(found.data).toEqual(payload(i + 1)));
+  } finally {
+    await reopened.close();
+  }
+}
+
+describe("group commit", () => {
+  it("coalesces every call made during an in-flight write into the next batch", async () => {
+    await withTempDir(async (dir) => {
+      const store = new ObservedStore(await LevelRecordStore.open(dir));
+      const log = await DurableLog.openStore(store, IDENTITY, { initialConfState: CONF });
+      const writesAtStart = store.writes;
+      store.holding = true;
+      const calls = 200;
+      const resolved: number[] = [];
+      const promises: Promise<void>[] = [];
+      for (let index = 1; index <= calls; index++) {
+        const call = log.persist({ entries: [entry(index, 1)], hardState: hard(1, 1, index) });
+        promises.push(
+          call.then(() => {
+            expect(store.durableKeys.has(keyHex(entryKey(index)))).toBe(true);
+            expect(log.view.lastIndex()).toBeGreaterThanOrEqual(index);
+            resolved.push(index);
+          }),
+        );
+        // Let the first call start its write, so the rest arrive while it is in flight.
+        if (index === 1) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(resolved).toEqual([]);
+      expect(log.view.lastIndex()).toBe(0);
+      store.release();
+      await Promise.all(promises);
+      expect(resolved).toEqual(Array.from({ length: calls }, (_, i) => i + 1));
+      expect(store.writes - writesAtStart).toBe(2);
+      expect(log.stats()).toEqual({ syncBatches: 2, syncedCalls: calls });
+      await log.close();
+      await expectAllDurable(dir, calls);
+    });
+  });
+
+  it("concurrent writers each waiting for their own call share fsyncs", async () => {
+    await withTempDir(async (dir) => {
+      const store = new ObservedStore(await LevelRecordStore.open(dir));
+      const log = await DurableLog.openStore(store, IDENTITY, { initialConfState: CONF });
+      const writers = 8;
+      const callsPerWriter = 25;
+      let next = 1;
+      const writer = async (): Promise<void> => {
+        for (let call = 0; call < callsPerWriter; call++) {
+          const index = next++;
+          await log.persist({ entries: [entry(index, 1)], hardState: hard(1, 1, index) });
+          expect(store.durableKeys.has(keyHex(entryKey(index)))).toBe(true);
+        }
+      };
+      await Promise.all(Array.from({ length: writers }, writer));
+      const calls = writers * callsPerWriter;
+      const { syncBatches, syncedCalls } = log.stats();
+      expect(syncedCalls).toBe(calls);
+      // Writers resume together after each batch, so each batch carries about one call per writer.
+      expect(syncBatches).toBeLessThanOrEqual(calls / 2);
+      await log.close();
+      await expectAllDurable(dir, calls);
+    });
+  });
+
+  it("bounds a batch by calls: beyond batchCallsMax the rest waits for the next fsync", async () => {
+    await withTempDir(async (dir) => {
+      const store = new ObservedStore(await LevelRecordStore.open(dir));
+      const log = await DurableLog.openStore(store, IDENTITY, { initialConfState: CONF, batchCallsMax: 10 });
+      const promises: Promise<void>[] = [];
+      for (let index = 1; index <= 35; index++) promises.push(log.persist({ entries: [entry(index, 1)], hardState: hard(1, 1, index) }));
+      await Promise.all(promises);
+      expect(log.stats()).toEqual({ syncBatches: 4, syncedCalls: 35 });
+      await log.close();
+      await expectAllDurable(dir, 35);
+    });
+  });
+});
