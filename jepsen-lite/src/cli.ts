@@ -129,7 +129,7 @@ function describeKey(key: KeyResult): string[] {
 }
 
 function describeFencing(report: FencingReport): string[] {
-  const head = `fencing: ${report.valid ? "ok" : `${report.anomalies.length}${report.truncated ? "+" : ""} anomalies`} (${report.grants} grants, ${report.writes} accepted writes)`;
+  const head = `fencing: ${report.valid ? "ok" : plural(report.anomalies.length, report.truncated)} (${report.grants} grants, ${report.writes} accepted writes)`;
   const lines = [head];
   for (const a of report.anomalies.slice(0, ANOMALIES_SHOWN_MAX)) {
     lines.push(`  ${a.kind} on ${JSON.stringify(a.key)}: token ${a.token} in ${describeOperation(a.op)}`, `    after token ${a.earlierToken} in ${describeOperation(a.earlier)}`);
@@ -138,9 +138,13 @@ function describeFencing(report: FencingReport): string[] {
 }
 
 function describeMutualExclusion(report: MutualExclusionReport): string[] {
-  const head = `mutual exclusion: ${report.valid ? "ok" : `${report.anomalies.length}${report.truncated ? "+" : ""} anomalies`} (${report.sections} critical sections)`;
+  const head = `mutual exclusion: ${report.valid ? "ok" : plural(report.anomalies.length, report.truncated)} (${report.sections} critical sections)`;
   const lines = [head];
   const section = (s: CriticalSection): string => `process ${s.process} ${s.mode} from line ${s.acquire.completeLine ?? "?"} to ${s.end === "end-of-history" ? "the end" : `line ${s.endedBy?.invokeLine ?? "?"} (${s.end})`}`;
   for (const a of report.anomalies.slice(0, ANOMALIES_SHOWN_MAX)) lines.push(`  ${JSON.stringify(a.key)} held at once: ${section(a.first)} and ${section(a.second)}`);
   return lines;
+}
+
+function plural(count: number, truncated: boolean): string {
+  return `${count}${truncated ? "+" : ""} ${count === 1 && !truncated ? "anomaly" : "anomalies"}`;
 }
