@@ -49,11 +49,14 @@ export class Network {
   /** index -> "term:payload" of every applied entry on any node. */
   private readonly committedAt = new Map<number, string>();
   private readonly rng: SeededRng;
+  /** The group's membership at index 0: what a node joining later starts with. */
+  readonly bootstrapConf: ConfState;
 
   constructor(private readonly options: NetworkOptions) {
     this.rng = new SeededRng(options.seed ?? 1);
     const conf: ConfState = { voters: options.voters.map(asNodeId), learners: (options.learners ?? []).map(asNodeId) };
-    for (const id of [...conf.voters, ...conf.learners]) this.addNode(id, conf);
+    this.bootstrapConf = conf;
+    for (const id of [...conf.voters, ...conf.learners]) this.addNode(id);
   }
 
   config(id: NodeId, storage: MemoryStorage, applied?: Index): RaftConfig {
@@ -68,8 +71,11 @@ export class Network {
     };
   }
 
-  /** Starts a node with a fresh disk whose initial membership is `conf` (empty for a joiner). */
-  addNode(id: NodeId, conf: ConfState = { voters: [], learners: [] }): TestNode {
+  /**
+   * Starts a node with a fresh disk. Its initial membership is the group's bootstrap
+   * membership: a joiner learns every later change from the log (or from a snapshot).
+   */
+  addNode(id: NodeId, conf: ConfState = this.bootstrapConf): TestNode {
     const storage = new MemoryStorage(conf);
     const node = new RawNode(this.config(id, storage), this.options.createRaft);
     const t: TestNode = { id, node, storage, applied: [], appliedIndex: asIndex(0), readStates: [], readies: [] };
