@@ -1,0 +1,150 @@
+// Everything a run is parameterised by. Most knobs are drawn from the seed itself, within
+// ranges (swarm testing, as FoundationDB's simulator does): one seed runs a lossy network
+// with tiny append batches, the next a clean network with a slow disk and frequent
+// snapshots, so a fixed number of seeds covers far more corners than one tuned profile.
+
+import { SeededRng } from "@geolock/raft";
+import type { DiskConfig } from "./disk.js";
+import type { NetworkConfig } from "./network.js";
+import type { RaftTuning } from "./sim-node.js";
+
+export interface FaultConfig {
+  /** Time between fault decisions, uniform in [intervalMsMin, intervalMsMax]. */
+  readonly intervalMsMin: number;
+  readonly intervalMsMax: number;
+  /** Relative weights of the kinds of fault. */
+  readonly crashWeight: number;
+  readonly partitionWeight: number;
+  readonly healWeight: number;
+  readonly transferWeight: number;
+  readonly membershipWeight: number;
+  /** Probability that a crash picks a node whose write is not yet fsynced, if there is one. */
+  readonly crashDuringFsyncProbability: number;
+  /** Probability of a quick restart (within quickRestartMsMax) rather than one within restartMsMax. */
+  readonly quickRestartProbability: number;
+  readonly quickRestartMsMax: number;
+  readonly restartMsMax: number;
+  /** How long a partition lasts at most before it heals by itself. */
+  readonly partitionMsMax: number;
+  /** Nodes down at once, at most. */
+  readonly downNodesMax: number;
+}
+
+export interface ClientConfig {
+  /** Time between client requests, uniform in [intervalMsMin, intervalMsMax]. */
+  readonly intervalMsMin: number;
+  readonly intervalMsMax: number;
+  /** Probability that a request is a ReadIndex read rather than a proposal. */
+  readonly readProbability: number;
+  /** Proposals awaiting their outcome that the client remembers; older ones are forgotten. */
+  readonly pendingProposalsMax: number;
+}
+
+export interface LivenessConfig {
+  /** Virtual time after the faults stop within which the cluster must recover. */
+  readonly timeoutMs: number;
+  /** Proposals made after the faults stopped that must commit. */
+  readonly proposals: number;
+}
+
+export interface SimParams {
+  readonly nodes: number;
+  /** Virtual time between ticks; each node's clock runs off by up to tickDriftPpm. */
+  readonly tickMs: number;
+  readonly tickDriftPpm: number;
+  readonly raft: RaftTuning;
+  readonly network: NetworkConfig;
+  readonly disk: DiskConfig;
+  readonly faults: FaultConfig;
+  readonly client: ClientConfig;
+  readonly liveness: LivenessConfig;
+  readonly snapshotEveryEntries: number;
+  readonly snapshotKeepTailEntries: number;
+  readonly inboxMessagesMax: number;
+  readonly readiesPerTurnMax: number;
+  /** Upper bounds that keep a run's memory finite. */
+  readonly eventsMax: number;
+  readonly entriesMax: number;
+  readonly recentTraceLines: number;
+}
+
+/** Deep-partial overrides of the drawn parameters (tests use them to aim at a corner). */
+export type ParamOverrides = {
+  readonly [K in keyof SimParams]?: SimParams[K] extends object ? Partial<SimParams[K]> : SimParams[K];
+};
+
+export function paramsForSeed(seed: number, nodes: number, overrides: ParamOverrides = {}): SimParams {
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) throw new Error(`sim: nodes must be 1..9, got ${nodes}`);
+  const rng = new SeededRng(seed ^ 0x5eed);
+  const pick = <T>(choices: readonly T[]): T => choices[rng.nextInt(choices.length)] as T;
+  const drawn: SimParams = {
+    nodes,
+    tickMs: 10,
+    tickDriftPpm: pick([0, 1_000, 20_000]),
+    raft: {
+      electionTicks: 10,
+      heartbeatTicks: pick([1, 2, 3]),
+      // 64 bytes forces one entry per append: commits then advance entry by entry, which is
+      // what exposes a leader that counts replicas of an older term's entry (Figure 8).
+      maxAppendBytes: pick([64, 512, 64 * 1024]),
+      maxInflightAppends: pick([1, 4, 64]),
+      snapshotChunkBytes: pick([48, 1024, 64 * 1024]),
+      maxUncommittedBytes: 1024 * 1024,
+    },
+    network: {
+      dropProbability: pick([0, 0.01, 0.05]),
+      duplicateProbability: pick([0, 0.02, 0.1]),
+      delayMsMin: 0.2,
+      delayMsMax: pick([2, 5, 15]),
+      longTailProbability: pick([0.005, 0.02, 0.05]),
+      longTailMsMax: pick([60, 200, 400]),
+      inFlightMessagesMax: 10_000,
+    },
+    disk: {
+      fsyncMsMin: 0.1,
+      fsyncMsMax: pick([0.5, 2, 8]),
+      slowFsyncProbability: pick([0.01, 0.05, 0.15]),
+      slowFsyncMsMax: pick([20, 80, 250]),
+    },
+    faults: {
+      intervalMsMin: 20,
+      intervalMsMax: pick([150, 400, 1000]),
+      crashWeight: 4,
+      partitionWeight: 3,
+      healWeight: 1,
+      transferWeight: 1,
+      membershipWeight: pick([0, 1, 2]),
+      crashDuringFsyncProbability: pick([0.3, 0.7]),
+      quickRestartProbability: 0.5,
+      quickRestartMsMax: 30,
+      restartMsMax: pick([300, 1500]),
+      partitionMsMax: pick([300, 1500]),
+      downNodesMax: Math.floor(nodes / 2) + 1,
+    },
+    client: {
+      intervalMsMin: 1,
+      intervalMsMax: pick([10, 40]),
+      readProbability: 0.1,
+      pendingProposalsMax: 512,
+    },
+    liveness: { timeoutMs: 30_000, proposals: 3 },
+    snapshotEveryEntries: pick([8, 40, 200]),
+    snapshotKeepTailEntries: pick([0, 5, 50]),
+    inboxMessagesMax: 1024,
+    readiesPerTurnMax: 1000,
+    eventsMax: 100_000,
+    entriesMax: 1_000_000,
+    recentTraceLines: 60,
+  };
+  return applyOverrides(drawn, overrides);
+}
+
+function applyOverrides(drawn: SimParams, overrides: ParamOverrides): SimParams {
+  const out: Record<string, unknown> = { ...drawn };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const base = out[key];
+    out[key] = typeof value === "object" && typeof base === "object" ? { ...base, ...value } : value;
+  }
+  return out as unknown as SimParams;
+}

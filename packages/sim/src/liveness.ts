@@ -1,0 +1,73 @@
+// The liveness phase. Safety alone is satisfied by a cluster that does nothing, so after
+// the faults stop (network healed and clean, every node restarted) the cluster must, within
+// a bounded virtual time: elect a leader, commit fresh proposals, and bring every member's
+// applied index to the leader's commit, with byte-identical application states.
+
+import type { NodeId } from "@geolock/raft";
+import { msToUs } from "./clock.js";
+import { describeStatus } from "./describe.js";
+import { FNV_OFFSET, fnvBytes, hex32 } from "./hash.js";
+import type { Simulation } from "./simulation.js";
+import { violated } from "./violation.js";
+
+/** Events the liveness phase may execute, whatever its virtual deadline. */
+const LIVENESS_EVENTS_MAX = 500_000;
+
+interface Progress {
+  readonly done: boolean;
+  readonly freshAcked: number;
+  readonly members: readonly NodeId[];
+  readonly why: string;
+}
+
+export function runLivenessPhase(sim: Simulation): void {
+  const config = sim.params.liveness;
+  const startUs = sim.clock.nowUs();
+  const deadlineUs = startUs + msToUs(config.timeoutMs);
+  sim.client.markFresh();
+  for (let i = 0; i < LIVENESS_EVENTS_MAX; i++) {
+    const progress = measure(sim, config.proposals);
+    if (progress.done) {
+      checkReplicasIdentical(sim, progress.members);
+      return;
+    }
+    if (progress.freshAcked >= config.proposals) sim.stopClient();
+    const next = sim.queue.peek();
+    if (next === undefined || next.atUs > deadlineUs) {
+      violated("liveness", `no recovery within ${config.timeoutMs}ms of healing: ${progress.why}; ${describeCluster(sim)}`);
+    }
+    const item = sim.queue.pop();
+    if (item !== undefined) sim.execute(item);
+  }
+  violated("liveness", `no recovery within ${LIVENESS_EVENTS_MAX} events: ${describeCluster(sim)}`);
+}
+
+function measure(sim: Simulation, proposals: number): Progress {
+  const freshAcked = sim.client.freshAcknowledged();
+  const leader = sim.leader();
+  if (leader === undefined) return { done: false, freshAcked, members: [], why: "no leader" };
+  const members = [...leader.conf.voters, ...leader.conf.learners];
+  if (freshAcked < proposals) return { done: false, freshAcked, members, why: `${freshAcked}/${proposals} fresh proposals committed` };
+  const commit = leader.node.rawNode().status().commit;
+  for (const id of members) {
+    const node = sim.node(id);
+    if (!node.isUp() || node.isBlocked() || node.applied !== commit) {
+      return { done: false, freshAcked, members, why: `n${id} has applied ${node.applied} of leader n${leader.id}'s commit ${commit}` };
+    }
+  }
+  return { done: true, freshAcked, members, why: "recovered" };
+}
+
+function checkReplicasIdentical(sim: Simulation, members: readonly NodeId[]): void {
+  const digests = members.map((id) => ({ id, digest: hex32(fnvBytes(FNV_OFFSET, sim.node(id).application.snapshot())) }));
+  const first = digests[0];
+  if (first !== undefined && digests.some((d) => d.digest !== first.digest)) {
+    violated("stateMachineSafety", `replicas differ after converging: ${digests.map((d) => `n${d.id}=${d.digest}`).join(" ")}`);
+  }
+}
+
+function describeCluster(sim: Simulation): string {
+  const nodes = sim.nodes.map((node) => (node.isUp() ? describeStatus(node.rawNode().status()) : `n${node.id} down`));
+  const partition = sim.network.currentPartition();
+  return `${nodes.join("; ")}${partition === undefined ? "" : `; partition ${partition.kind}`}`;
+}
