@@ -2,6 +2,7 @@
 // console table and as bench/results/<YYYY-MM-DD>-<suite>.md and .json. The JSON keeps every
 // field (each repeat too) for later comparison; the Markdown is for people.
 
+import { readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
 import type { ScenarioResult } from "./suite.js";
 
@@ -16,6 +17,17 @@ export interface MachineInfo {
   readonly loadAverage: readonly number[];
 }
 
+/**
+ * How busy the machine was, sampled when a suite starts and ends. Pressure is Linux PSI
+ * ("some avg60": % of the last minute in which some task waited for CPU or for I/O);
+ * undefined where /proc/pressure is not available.
+ */
+export interface NoiseSample {
+  readonly loadAverage1m: number;
+  readonly cpuPressurePct: number | undefined;
+  readonly ioPressurePct: number | undefined;
+}
+
 export interface SuiteReport {
   readonly suite: string;
   readonly description: string;
@@ -25,6 +37,7 @@ export interface SuiteReport {
   readonly durationSeconds: number;
   readonly command: string;
   readonly machine: MachineInfo;
+  readonly noise: { readonly start: NoiseSample; readonly end: NoiseSample };
   readonly settings: { readonly repeats: number; readonly warmupSeconds: number; readonly measureSeconds: number; readonly quick: boolean };
   readonly note: string | undefined;
   /** Distinct `system` values of the results, e.g. ["etcd 3.4.23"]. */
@@ -45,6 +58,28 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     loadAverage: loadavg().map((l) => round(l, 2)),
   };
+}
+
+function pressurePct(resource: "cpu" | "io"): number | undefined {
+  try {
+    const match = /^some .*avg60=([\d.]+)/m.exec(readFileSync(`/proc/pressure/${resource}`, "utf8"));
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+export function noiseSample(): NoiseSample {
+  return {
+    loadAverage1m: round(loadavg()[0] ?? 0, 2),
+    cpuPressurePct: pressurePct("cpu"),
+    ioPressurePct: pressurePct("io"),
+  };
+}
+
+function formatNoise(n: NoiseSample): string {
+  const pct = (x: number | undefined): string => (x === undefined ? "n/a" : `${x} %`);
+  return `load ${n.loadAverage1m}, CPU pressure ${pct(n.cpuPressurePct)}, I/O pressure ${pct(n.ioPressurePct)}`;
 }
 
 /** YYYY-MM-DD in local time. */
@@ -107,6 +142,8 @@ export function reportMarkdown(r: SuiteReport): string {
     `- started: ${r.startedAt}, took ${Math.round(r.durationSeconds)} s`,
     `- machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB (${m.freeMemoryGiB} free), ` +
       `Linux ${m.kernel}, Node ${m.node}, load average at start ${m.loadAverage.join(" / ")}`,
+    `- busy: at start ${formatNoise(r.noise.start)}; at end ${formatNoise(r.noise.end)} ` +
+      "(pressure = % of the last minute some task waited for CPU / disk: high means noisy numbers)",
     `- systems: ${r.systems.join(", ")}`,
     `- method: ${s.repeats} repeat(s) of ${s.warmupSeconds} s warm-up + ${s.measureSeconds} s closed-loop window; ` +
       `ops/s, p50, p99 and p99.9 are medians over the repeats${s.quick ? " (QUICK smoke run, not a baseline)" : ""}`,

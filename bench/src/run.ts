@@ -12,7 +12,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, USAGE, type RunArgs } from "./args.js";
 import { removeDirOnInterrupt } from "./processes.js";
-import { localDate, machineInfo, reportMarkdown, resultTable, type SuiteReport } from "./report.js";
+import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type SuiteReport } from "./report.js";
 import type { BenchSuite } from "./suite.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
 import { suite as redisSuite } from "./suites/redis.js";
@@ -44,6 +44,7 @@ function commandLine(argv: readonly string[]): string {
 async function runSuite(suite: BenchSuite, args: RunArgs, command: string): Promise<SuiteReport> {
   const started = new Date();
   const machine = machineInfo();
+  const noiseStart = noiseSample();
   const scratchDir = mkdtempSync(join(tmpdir(), `geolock-bench-${suite.name}-`));
   const unregister = removeDirOnInterrupt(scratchDir);
   try {
@@ -57,6 +58,7 @@ async function runSuite(suite: BenchSuite, args: RunArgs, command: string): Prom
       durationSeconds: (Date.now() - started.getTime()) / 1000,
       command,
       machine,
+      noise: { start: noiseStart, end: noiseSample() },
       settings: { repeats: args.repeats, warmupSeconds: args.warmupSeconds, measureSeconds: args.measureSeconds, quick: args.quick },
       note: args.note,
       systems: [...new Set(results.map((r) => r.system))],
