@@ -88,12 +88,22 @@ async function lockScenario(
   });
 }
 
+/** Refuses to measure unless the server really runs with the AOF and fsync policy asked for. */
+async function checkDurability(client: RespClient, mode: FsyncMode): Promise<void> {
+  const aof = await client.command("CONFIG", "GET", "appendonly");
+  const fsync = await client.command("CONFIG", "GET", "appendfsync");
+  if (JSON.stringify([aof, fsync]) !== JSON.stringify([["appendonly", "yes"], ["appendfsync", mode]])) {
+    throw new Error(`redis-server runs with ${JSON.stringify([aof, fsync])}, expected AOF on and appendfsync ${mode}`);
+  }
+}
+
 async function runMode(options: BenchOptions, system: string, mode: FsyncMode): Promise<ScenarioResult[]> {
   const server = await startRedis(join(options.scratchDir, `redis-${mode}`), mode);
   const results: ScenarioResult[] = [];
   let client: RespClient | undefined;
   try {
     client = await RespClient.connect(server.port);
+    await checkDurability(client, mode);
     for (const c of BASELINE_CONCURRENCIES) results.push(await lockScenario(client, options, system, mode, c));
     return results;
   } finally {
