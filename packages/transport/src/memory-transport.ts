@@ -4,9 +4,11 @@
 // over asynchronously. Links can be cut and healed; a closed transport's id can be created
 // again, which is how a test restarts a node.
 //
-// Semantics mirror WsTransport: while a link is down (cut, or the peer closed) messages
-// wait in the bounded per-peer queue and flow once the link is back; a frame that fails
-// validation is dropped and counted, and never reaches a handler.
+// A closed peer is a node that is down: as with WsTransport while it redials, messages
+// wait in the bounded per-peer queue and flow once the peer is back. A cut link is a
+// partition: the link looks down and frames sent over it are lost (counted as
+// droppedUnreachable), as frames written to a socket whose path died are. A frame that
+// fails validation is dropped and counted, and never reaches a handler.
 
 import { ChannelRegistry } from "./channels.js";
 import { encodeEnvelope } from "./codec.js";
@@ -88,11 +90,11 @@ export class MemoryTransportNetwork {
     }
   }
 
-  /** The open transport of `to`, if the link from `from` is up. */
-  reachable(from: PeerId, to: PeerId): MemoryTransport | undefined {
-    if (this.cutLinks.has(linkKey(from, to))) return undefined;
+  /** Where a frame from `from` to `to` goes now: to the open transport, lost, or nowhere yet. */
+  route(from: PeerId, to: PeerId): MemoryTransport | "cut" | "down" {
     const target = this.members.get(to);
-    return target === undefined || target.isClosed ? undefined : target;
+    if (target === undefined || target.isClosed) return "down";
+    return this.cutLinks.has(linkKey(from, to)) ? "cut" : target;
   }
 
   async close(): Promise<void> {
@@ -144,7 +146,7 @@ export class MemoryTransport implements PeerTransport {
   }
 
   isConnected(peer: PeerId): boolean {
-    return !this.closed && peer !== this.self && this.network.reachable(this.self, peer) !== undefined;
+    return !this.closed && peer !== this.self && typeof this.network.route(this.self, peer) === "object";
   }
 
   stats(): TransportStats {
@@ -183,10 +185,14 @@ export class MemoryTransport implements PeerTransport {
     // Bounded: every iteration removes at least one of at most maxQueuedMessages envelopes.
     // Reachability is re-read per frame: a handler may cut the link or close either side.
     while (!this.closed) {
-      const target = this.network.reachable(this.self, peer);
-      if (target === undefined) return;
+      const target = this.network.route(this.self, peer);
+      if (target === "down") return;
       const taken = link.queue.takeFrame();
       if (taken === undefined) return;
+      if (target === "cut") {
+        link.counters.droppedUnreachable += taken.messages;
+        continue;
+      }
       link.counters.framesSent += 1;
       link.counters.messagesSent += taken.messages;
       link.counters.bytesSent += taken.frame.length;

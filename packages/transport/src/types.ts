@@ -144,6 +144,8 @@ export interface LinkCounters {
   droppedBackpressure: number;
   droppedTooLarge: number;
   droppedClosed: number;
+  /** Memory twin only: messages lost on a cut link, as a partition loses them. */
+  droppedUnreachable: number;
   /** Frames refused (malformed, unknown channel, failed validation, too large). */
   framesRejected: number;
   /** Times the link became authenticated; reconnects = connects beyond the first. */
@@ -168,6 +170,7 @@ export function zeroCounters(): LinkCounters {
     droppedBackpressure: 0,
     droppedTooLarge: 0,
     droppedClosed: 0,
+    droppedUnreachable: 0,
     framesRejected: 0,
     connects: 0,
     reconnects: 0,
