@@ -15,10 +15,13 @@ const emergencyCleanups = new Map<number, () => void>();
 let nextCleanupId = 1;
 let handlersInstalled = false;
 
-/** Runs every registered clean-up once; returns how many there were. */
+/**
+ * Runs every registered clean-up once, newest first (servers die before their directories
+ * are removed, as with nested finally blocks); returns how many there were.
+ */
 function runEmergencyCleanups(): number {
   const count = emergencyCleanups.size;
-  for (const fn of emergencyCleanups.values()) {
+  for (const fn of [...emergencyCleanups.values()].reverse()) {
     try {
       fn();
     } catch {
