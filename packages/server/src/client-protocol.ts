@@ -1,0 +1,173 @@
+// The client wire protocol: what a client may ask a node, and how the node answers. Frames
+// are MessagePack arrays of messages, so a client can pipeline many requests in one frame
+// and the node answers everything ready in the same turn in one frame. Every decoded
+// request is validated here, field by field, before any other code sees it.
+
+export const CLIENT_PROTOCOL_VERSION = 1;
+
+/**
+ * Error codes a client can receive: DESIGN.md's, plus UNAVAILABLE (the node is shutting down)
+ * and STALE_SEQUENCE (a retry older than the server's dedup window; it may have been applied).
+ */
+export const ERROR_CODES = [
+  "INVALID_NAME",
+  "INVALID_ARGUMENT",
+  "NOT_LEADER",
+  "NO_QUORUM",
+  "SESSION_EXPIRED",
+  "TIMEOUT",
+  "NOT_HOLDER",
+  "UNAUTHORIZED",
+  "OVERLOADED",
+  "NOT_SUPPORTED_YET",
+  "UNAVAILABLE",
+  "STALE_SEQUENCE",
+] as const;
+export type ClientErrorCode = (typeof ERROR_CODES)[number];
+
+interface Sequenced {
+  /** A random id the client library picks once; with seq, makes retries exactly-once. */
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+export type ClientRequestBody =
+  | ({ readonly op: "openSession"; readonly region: string; readonly ttlMs: number } & Sequenced)
+  | ({ readonly op: "keepAlive"; readonly region: string; readonly sessionId: number } & Sequenced)
+  | ({ readonly op: "closeSession"; readonly region: string; readonly sessionId: number } & Sequenced)
+  | ({
+      readonly op: "acquire";
+      readonly name: string;
+      readonly sessionId: number;
+      readonly mode: "exclusive" | "shared";
+      readonly waitMs: number;
+      readonly owner: string;
+    } & Sequenced)
+  | ({ readonly op: "release"; readonly name: string; readonly sessionId: number } & Sequenced)
+  | { readonly op: "status"; readonly name: string }
+  | { readonly op: "cluster" };
+
+export type ClientRequest = ClientRequestBody & {
+  /** Chosen by the client; the answer carries it back. */
+  readonly id: number;
+};
+
+export type ClientOp = ClientRequest["op"];
+
+export interface ClientError {
+  readonly code: ClientErrorCode;
+  readonly message: string;
+  /** With NOT_LEADER: the node that leads the lock's region, as "region/node", when known. */
+  readonly leader?: string;
+}
+
+export type ClientResponse =
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: ClientError };
+
+/** A message the node sends without a request: the session expired, with the locks it lost. */
+export interface ClientPush {
+  readonly push: "sessionExpired";
+  readonly region: string;
+  readonly sessionId: number;
+  readonly lost: readonly { readonly name: string; readonly token: number }[];
+}
+
+export class RequestError extends Error {
+  constructor(readonly code: ClientErrorCode, message: string, readonly leader?: string) {
+    super(message);
+    this.name = "RequestError";
+  }
+
+  toClientError(): ClientError {
+    return this.leader === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, leader: this.leader };
+  }
+}
+
+const OPS: readonly ClientOp[] = ["openSession", "keepAlive", "closeSession", "acquire", "release", "status", "cluster"];
+const SEQUENCED = ["clientId", "seq"];
+const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
+  openSession: ["region", "ttlMs", ...SEQUENCED],
+  keepAlive: ["region", "sessionId", ...SEQUENCED],
+  closeSession: ["region", "sessionId", ...SEQUENCED],
+  acquire: ["name", "sessionId", "mode", "waitMs", "owner", ...SEQUENCED],
+  release: ["name", "sessionId", ...SEQUENCED],
+  status: ["name"],
+  cluster: [],
+};
+
+const STRING_BYTES_MAX = 512;
+const REQUEST_ID_MAX = 2 ** 32 - 1;
+
+/**
+ * Decodes one untrusted message into a request. The lock-level rules (name syntax, TTL and
+ * wait bounds) are the state machine's; this checks shape and types, and that nothing
+ * unexpected rides along. Throws RequestError(INVALID_ARGUMENT) naming the field.
+ */
+export function parseClientRequest(input: unknown): ClientRequest {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) bad("request must be a map");
+  const raw = input as Record<string, unknown>;
+  const id = raw["id"];
+  if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > REQUEST_ID_MAX) bad("id must be an integer in [0, 2^32)");
+  const op = raw["op"];
+  if (typeof op !== "string" || !(OPS as readonly string[]).includes(op)) bad(`op must be one of ${OPS.join(", ")}`);
+  const allowed = new Set(["id", "op", ...FIELDS[op as ClientOp]]);
+  for (const key of Object.keys(raw)) if (!allowed.has(key)) bad(`unexpected field "${key}" for ${op}`);
+  const str = (field: string): string => {
+    const v = raw[field];
+    if (typeof v !== "string" || v.length > STRING_BYTES_MAX) bad(`${field} must be a string of at most ${STRING_BYTES_MAX} characters`);
+    return v as string;
+  };
+  const int = (field: string): number => {
+    const v = raw[field];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) bad(`${field} must be a non-negative integer`);
+    return v as number;
+  };
+  const seq = (): Sequenced => ({ clientId: str("clientId"), seq: int("seq") });
+  switch (op as ClientOp) {
+    case "openSession":
+      return { id, op: "openSession", region: str("region"), ttlMs: int("ttlMs"), ...seq() };
+    case "keepAlive":
+      return { id, op: "keepAlive", region: str("region"), sessionId: int("sessionId"), ...seq() };
+    case "closeSession":
+      return { id, op: "closeSession", region: str("region"), sessionId: int("sessionId"), ...seq() };
+    case "acquire": {
+      const mode = raw["mode"];
+      if (mode !== "exclusive" && mode !== "shared") bad('mode must be "exclusive" or "shared"');
+      return { id, op: "acquire", name: str("name"), sessionId: int("sessionId"), mode: mode as "exclusive" | "shared", waitMs: int("waitMs"), owner: str("owner"), ...seq() };
+    }
+    case "release":
+      return { id, op: "release", name: str("name"), sessionId: int("sessionId"), ...seq() };
+    case "status":
+      return { id, op: "status", name: str("name") };
+    case "cluster":
+      return { id, op: "cluster" };
+  }
+}
+
+function bad(message: string): never {
+  throw new RequestError("INVALID_ARGUMENT", message);
+}
+
+/** The id of a message that failed validation, when it had a usable one, so the error can be answered. */
+export function requestIdOf(input: unknown): number | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const id = (input as Record<string, unknown>)["id"];
+  return typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= REQUEST_ID_MAX ? id : undefined;
+}
+
+/** Which region decides a lock name: `<region>:...` is regional, `global:...` is global. */
+export type NameScope = { readonly kind: "regional"; readonly region: string } | { readonly kind: "global" };
+
+export function scopeOfName(name: string, regions: readonly string[]): NameScope {
+  const colon = name.indexOf(":");
+  const prefix = colon > 0 ? name.slice(0, colon) : "";
+  if (colon < 0 || colon === name.length - 1) {
+    throw new RequestError("INVALID_NAME", `lock name "${name}" must be "<region>:<key>" or "global:<key>"`);
+  }
+  if (prefix === "global") return { kind: "global" };
+  if (!regions.includes(prefix)) {
+    throw new RequestError("INVALID_NAME", `lock name "${name}" names no region (regions: ${regions.join(", ")}, or global)`);
+  }
+  return { kind: "regional", region: prefix };
+}

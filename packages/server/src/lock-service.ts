@@ -1,0 +1,275 @@
+// The region's lock service: the replicated application that runs the lock state machine,
+// and the leader-side path that turns client requests into stamped, proposed commands and
+// their committed answers into responses.
+//
+// Answers and events are computed on every replica by the same deterministic apply, so any
+// replica can resolve what it is waiting for: a queued acquire is answered by the `granted`
+// or `waitTimedOut` event wherever the request is parked, even if the leader changed since.
+
+import { LockStateMachine, type LockAnswer, type LockCommand, type LockEvent, type LockStatus } from "@geolock/locks";
+import { NO_NODE, type Entry, type NodeId, type Role, type Term } from "@geolock/raft";
+import { decodePlain, encodeValue } from "@geolock/transport";
+import type { Logger } from "pino";
+import type { Clock } from "./clock.js";
+import { RequestError, type ClientPush } from "./client-protocol.js";
+import type { RaftApplication, RegionNode } from "./region-node.js";
+
+/** A client command before the leader stamps it with its clock. */
+export type UnstampedCommand = DistributiveOmit<Exclude<LockCommand, { type: "tick" }>, "nowMs">;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export interface LockServiceOptions {
+  readonly region: string;
+  /** How often the leader proposes a tick, letting due sessions and waits expire. */
+  readonly tickCommandMs: number;
+  /** How long a proposal may wait for its entry to be applied before TIMEOUT. */
+  readonly proposalTimeoutMs: number;
+  /** Names the node that leads, for NOT_LEADER hints ("region/node"). */
+  readonly peerNameOf: (node: NodeId) => string;
+}
+
+interface PendingProposal {
+  readonly term: Term;
+  readonly resolve: (answer: LockAnswer) => void;
+  readonly reject: (error: RequestError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface ParkedWait {
+  readonly resolve: (answer: LockAnswer) => void;
+  readonly reject: (error: RequestError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const ENTRY_DECODE_DEPTH = 8;
+
+export class LockService implements RaftApplication {
+  private machine = new LockStateMachine();
+  private node: RegionNode | undefined;
+  private role: Role = "follower";
+  private leader: NodeId = NO_NODE;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly proposals = new Map<number, PendingProposal>();
+  /** Acquires answered "queued", keyed by session and name, until granted or timed out. */
+  private readonly parked = new Map<string, ParkedWait[]>();
+  private readonly pushListeners = new Set<(clientId: string, push: ClientPush) => void>();
+
+  constructor(
+    private readonly options: LockServiceOptions,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  attach(node: RegionNode): void {
+    this.node = node;
+  }
+
+  onPush(listener: (clientId: string, push: ClientPush) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  isLeader(): boolean {
+    return this.role === "leader";
+  }
+
+  leaderHint(): string | undefined {
+    return this.leader === NO_NODE ? undefined : this.options.peerNameOf(this.leader);
+  }
+
+  /**
+   * Proposes a client command and resolves with its committed answer. A queued acquire
+   * resolves only when it is granted (or with TIMEOUT when its wait ends).
+   */
+  async submit(command: UnstampedCommand): Promise<LockAnswer> {
+    const answer = await this.propose({ ...command, nowMs: this.clock.nowMs() } as LockCommand);
+    if (answer.type === "queued" && command.type === "acquire") return this.awaitGrant(command.sessionId, command.name, command.waitMs);
+    return answer;
+  }
+
+  /** A linearizable status read: confirmed by ReadIndex, served from the applied state. */
+  async status(name: string): Promise<LockStatus> {
+    await this.requireNode().linearizableRead().catch((error: Error) => {
+      throw new RequestError("NOT_LEADER", `status of ${name} could not be confirmed: ${error.message}`, this.leaderHint());
+    });
+    return this.machine.status(name);
+  }
+
+  applyEntry(entry: Entry): void {
+    const decoded = decodePlain(entry.data, ENTRY_DECODE_DEPTH);
+    const { answer, events } = this.machine.apply(
+      { index: entry.index, term: entry.term },
+      decoded.ok ? decoded.value : { undecodable: decoded.reason },
+    );
+    this.settleProposal(entry, answer);
+    for (const event of events) this.dispatch(event);
+    if (decoded.ok) this.endWaitsOf(decoded.value, answer);
+  }
+
+  /** A wait withdrawn by release, or a session closed, ends the acquires parked on it. */
+  private endWaitsOf(command: unknown, answer: LockAnswer): void {
+    if (answer.type !== "waitCancelled" && answer.type !== "sessionClosed") return;
+    const { sessionId, name } = command as { sessionId: number; name?: string };
+    const error = new RequestError("TIMEOUT", answer.type === "sessionClosed" ? `session ${sessionId} was closed while waiting` : `the wait for ${String(name)} was withdrawn`);
+    for (const key of [...this.parked.keys()]) {
+      if (answer.type === "waitCancelled" ? key === parkKey(sessionId, String(name)) : key.startsWith(`${sessionId}\u0000`)) {
+        this.settleParked(key, (w) => w.reject(error));
+      }
+    }
+  }
+
+  snapshot(): Uint8Array {
+    return encodeValue(this.machine.snapshot());
+  }
+
+  restore(data: Uint8Array): void {
+    const decoded = decodePlain(data, 64);
+    if (!decoded.ok) throw new Error(`lock snapshot is not MessagePack: ${decoded.reason}`);
+    const restored = LockStateMachine.restore(decoded.value);
+    if (!restored.ok) throw new Error(`lock snapshot refused: ${restored.error}`);
+    this.machine = restored.machine;
+  }
+
+  onLeadership(role: Role, leader: NodeId): void {
+    this.role = role;
+    this.leader = leader;
+    if (role === "leader" && this.tickTimer === undefined) {
+      this.tickTimer = setInterval(() => this.proposeTick(), this.options.tickCommandMs);
+    } else if (role !== "leader" && this.tickTimer !== undefined) {
+      clearInterval(this.tickTimer);
+      this.tickTimer = undefined;
+    }
+  }
+
+  stop(): void {
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+    const error = new RequestError("UNAVAILABLE", "node is shutting down");
+    for (const p of this.proposals.values()) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
+    this.proposals.clear();
+    for (const waits of this.parked.values()) {
+      for (const w of waits) {
+        clearTimeout(w.timer);
+        w.reject(error);
+      }
+    }
+    this.parked.clear();
+  }
+
+  stats(): { sessions: number; locks: number; holders: number; waiters: number } {
+    const s = this.machine.stats();
+    return { sessions: s.sessions, locks: s.locks, holders: s.holders, waiters: s.waiters };
+  }
+
+  private propose(command: LockCommand): Promise<LockAnswer> {
+    const node = this.requireNode();
+    const result = node.propose(encodeValue(command));
+    if (!result.ok) {
+      if (result.reason === "overloaded") return Promise.reject(new RequestError("OVERLOADED", "too many uncommitted proposals"));
+      const hint = result.leader === NO_NODE ? undefined : this.options.peerNameOf(result.leader);
+      return Promise.reject(new RequestError("NOT_LEADER", `not the leader of ${this.options.region} (${result.reason})`, hint));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(result.index);
+        reject(new RequestError("TIMEOUT", `proposal at index ${result.index} not applied within ${this.options.proposalTimeoutMs} ms; it may still take effect`));
+      }, this.options.proposalTimeoutMs);
+      this.proposals.set(result.index, { term: result.term, resolve, reject, timer });
+    });
+  }
+
+  private proposeTick(): void {
+    if (this.role !== "leader" || this.node === undefined) return;
+    const result = this.node.propose(encodeValue({ type: "tick", nowMs: this.clock.nowMs() }));
+    if (!result.ok) this.logger.debug({ reason: result.reason }, "tick not proposed");
+  }
+
+  private settleProposal(entry: Entry, answer: LockAnswer): void {
+    const pending = this.proposals.get(entry.index);
+    if (pending === undefined) return;
+    this.proposals.delete(entry.index);
+    clearTimeout(pending.timer);
+    if (pending.term === entry.term) pending.resolve(answer);
+    // Another leader's entry took the slot: ours was never committed, so a retry is safe.
+    else pending.reject(new RequestError("NOT_LEADER", `proposal at index ${entry.index} was superseded by a new leader`, this.leaderHint()));
+  }
+
+  private awaitGrant(sessionId: number, name: string, waitMs: number): Promise<LockAnswer> {
+    // The grant may already be applied (a retried acquire whose first answer was "queued").
+    const held = this.machine.status(name).holders.find((h) => h.sessionId === sessionId);
+    if (held !== undefined) return Promise.resolve({ type: "granted", name, mode: held.mode, token: held.token });
+    const key = parkKey(sessionId, name);
+    return new Promise((resolve, reject) => {
+      // Backstop only: the state machine times the wait out through a committed tick.
+      const timer = setTimeout(() => {
+        this.unpark(key, wait);
+        reject(new RequestError("TIMEOUT", `no grant or timeout for ${name} was applied within the wait; the wait may still be granted`));
+      }, waitMs + this.options.proposalTimeoutMs);
+      const wait: ParkedWait = { resolve, reject, timer };
+      const list = this.parked.get(key);
+      if (list === undefined) this.parked.set(key, [wait]);
+      else list.push(wait);
+    });
+  }
+
+  private dispatch(event: LockEvent): void {
+    switch (event.type) {
+      case "granted":
+        this.settleParked(parkKey(event.sessionId, event.name), (w) =>
+          w.resolve({ type: "granted", name: event.name, mode: event.mode, token: event.token }),
+        );
+        return;
+      case "waitTimedOut":
+        this.settleParked(parkKey(event.sessionId, event.name), (w) =>
+          w.reject(new RequestError("TIMEOUT", `waited for ${event.name} until the deadline`)),
+        );
+        return;
+      case "sessionExpired": {
+        for (const name of event.cancelledWaits) {
+          this.settleParked(parkKey(event.sessionId, name), (w) => w.reject(new RequestError("SESSION_EXPIRED", `session ${event.sessionId} expired while waiting for ${name}`)));
+        }
+        const push: ClientPush = {
+          push: "sessionExpired",
+          region: this.options.region,
+          sessionId: event.sessionId,
+          lost: event.lost.map((l) => ({ name: l.name, token: l.token })),
+        };
+        for (const listener of this.pushListeners) listener(event.clientId, push);
+        return;
+      }
+      case "released":
+        // A session closing or releasing ends its own waits too.
+        return;
+    }
+  }
+
+  private settleParked(key: string, settle: (wait: ParkedWait) => void): void {
+    const waits = this.parked.get(key);
+    if (waits === undefined) return;
+    this.parked.delete(key);
+    for (const wait of waits) {
+      clearTimeout(wait.timer);
+      settle(wait);
+    }
+  }
+
+  private unpark(key: string, wait: ParkedWait): void {
+    const waits = this.parked.get(key);
+    if (waits === undefined) return;
+    const rest = waits.filter((w) => w !== wait);
+    if (rest.length === 0) this.parked.delete(key);
+    else this.parked.set(key, rest);
+  }
+
+  private requireNode(): RegionNode {
+    if (this.node === undefined) throw new Error("lock service used before its Raft node was attached");
+    return this.node;
+  }
+}
+
+function parkKey(sessionId: number, name: string): string {
+  return `${sessionId}\u0000${name}`;
+}

@@ -1,0 +1,288 @@
+// The Raft driver of one node: it ticks the core from a monotonic clock, feeds it the peer
+// messages, and runs each Ready through the persistence contract (persist with one fsync,
+// then send, then apply, then advance). Proposals made while a Ready is being persisted
+// wait in the core's unstable log and go out together in the next Ready: that is group
+// commit, and it is why throughput grows with concurrency.
+
+import {
+  asIndex,
+  RawNode,
+  SeededRng,
+  type Entry,
+  type Index,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type RaftStatus,
+  type ReadState,
+  type Role,
+  type Term,
+} from "@geolock/raft";
+import type { NodeLog } from "@geolock/storage";
+import { raftChannelValidator, type PeerId, type PeerTransport } from "@geolock/transport";
+import type { Logger } from "pino";
+
+/** The replicated application: applied in log order on every replica. */
+export interface RaftApplication {
+  /** Applies one committed entry that carries data (the leader's empty no-op is skipped). */
+  applyEntry(entry: Entry): void;
+  /** The state as of the last applied entry, as bytes. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot's (received from the leader, or loaded at start). */
+  restore(data: Uint8Array): void;
+  /** Called when this node's role or known leader changes. */
+  onLeadership?(role: Role, leader: NodeId, term: Term): void;
+}
+
+export interface RegionNodeOptions {
+  readonly nodeId: NodeId;
+  /** Every member of the group (this node included) and its transport name. */
+  readonly members: ReadonlyMap<NodeId, PeerId>;
+  /** Milliseconds per Raft tick. */
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Take an application snapshot after this many entries were applied since the last one. */
+  readonly snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot, so that slightly lagging followers need no snapshot. */
+  readonly snapshotKeepTailEntries: number;
+  /** Seeds the election-timeout jitter. */
+  readonly seed: number;
+}
+
+export const RAFT_CHANNEL = "raft";
+
+/** How long a linearizable read may wait for its ReadIndex before it is abandoned. */
+const READ_INDEX_TIMEOUT_MS = 5_000;
+
+interface PendingRead {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Set once the leader confirmed the read: it may be served once applied reaches it. */
+  index?: Index;
+}
+
+export class RegionNode {
+  private readonly raw: RawNode;
+  private readonly nodeIdOf: ReadonlyMap<PeerId, NodeId>;
+  private ticker: NodeJS.Timeout | undefined;
+  private draining = false;
+  private stopped = false;
+  private applied: Index;
+  private appliedSinceSnapshot = 0;
+  private snapshotting = false;
+  private readSeq = 0;
+  private readonly pendingReads = new Map<string, PendingRead>();
+  /** Confirmed reads waiting for the applied index to reach theirs, in index order. */
+  private readonly confirmedReads: PendingRead[] = [];
+  private fatal: ((error: Error) => void) | undefined;
+
+  constructor(
+    private readonly options: RegionNodeOptions,
+    private readonly log: NodeLog,
+    private readonly transport: PeerTransport,
+    private readonly app: RaftApplication,
+    private readonly logger: Logger,
+  ) {
+    const snapshot = log.view.snapshot();
+    if (snapshot.metadata.index > 0) app.restore(snapshot.data);
+    this.applied = snapshot.metadata.index;
+    this.raw = new RawNode({
+      id: options.nodeId,
+      storage: log.view,
+      rng: new SeededRng(options.seed),
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      applied: snapshot.metadata.index,
+      logger: {
+        debug: (fields, message) => logger.debug(fields, message),
+        info: (fields, message) => logger.info(fields, message),
+        warn: (fields, message) => logger.warn(fields, message),
+      },
+    });
+    this.nodeIdOf = new Map([...options.members].map(([id, peer]) => [peer, id]));
+    transport.registerChannel(
+      RAFT_CHANNEL,
+      raftChannelValidator({ self: options.nodeId, nodeIdOf: (peer) => this.nodeIdOf.get(peer) }),
+      (_from, message: Message) => this.step(message),
+    );
+  }
+
+  /** Starts ticking. `onFatal` hears of errors the node cannot survive (a failed disk). */
+  start(onFatal: (error: Error) => void): void {
+    this.fatal = onFatal;
+    this.ticker = setInterval(() => {
+      this.raw.tick();
+      this.schedule();
+    }, this.options.tickMs);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    for (const read of this.pendingReads.values()) this.failRead(read, new Error("node stopping"));
+    this.pendingReads.clear();
+    for (const read of this.confirmedReads.splice(0)) this.failRead(read, new Error("node stopping"));
+  }
+
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.raw.step(message);
+    this.schedule();
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    const result = this.raw.propose(data);
+    if (result.ok) this.schedule();
+    return result;
+  }
+
+  transferLeader(to: NodeId): boolean {
+    const result = this.raw.transferLeader(to);
+    this.schedule();
+    return result.ok;
+  }
+
+  status(): RaftStatus {
+    return this.raw.status();
+  }
+
+  appliedIndex(): Index {
+    return this.applied;
+  }
+
+  /**
+   * Resolves once a read of the applied state is linearizable: the leader confirmed with a
+   * quorum that it still leads, and this node has applied everything committed before the
+   * read began. Rejects when no leader confirms in time.
+   */
+  linearizableRead(): Promise<void> {
+    const key = String(++this.readSeq);
+    const context = new TextEncoder().encode(key);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingReads.delete(key);
+        const i = this.confirmedReads.indexOf(read);
+        if (i >= 0) this.confirmedReads.splice(i, 1);
+        reject(new Error("read index not confirmed in time"));
+      }, READ_INDEX_TIMEOUT_MS);
+      const read: PendingRead = { resolve, reject, timer };
+      const result = this.raw.readIndex(context);
+      if (!result.ok) {
+        clearTimeout(timer);
+        reject(new Error(`read refused: ${result.reason}`));
+        return;
+      }
+      this.pendingReads.set(key, read);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.draining || this.stopped || !this.raw.hasReady()) return;
+    this.draining = true;
+    setImmediate(() => {
+      this.drain().catch((error: unknown) => this.fail(error));
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.stopped && this.raw.hasReady()) {
+        const ready = this.raw.ready();
+        if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
+          await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+        }
+        if (this.stopped) return;
+        for (const message of ready.messages) this.send(message);
+        if (ready.snapshot !== undefined) {
+          this.app.restore(ready.snapshot.data);
+          this.applied = ready.snapshot.metadata.index;
+          this.appliedSinceSnapshot = 0;
+        }
+        for (const entry of ready.committedEntries) {
+          if (entry.kind === "normal" && entry.data.byteLength > 0) this.app.applyEntry(entry);
+          this.applied = entry.index;
+          this.appliedSinceSnapshot += 1;
+        }
+        this.raw.advance();
+        if (ready.softState !== undefined) {
+          const status = this.raw.status();
+          this.logger.info({ term: status.term, role: ready.softState.role, leader: ready.softState.leader }, "raft role changed");
+          this.app.onLeadership?.(ready.softState.role, ready.softState.leader, status.term);
+        }
+        this.confirmReads(ready.readStates);
+        this.serveConfirmedReads();
+        this.maybeSnapshot();
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.schedule();
+  }
+
+  private send(message: Message): void {
+    const peer = this.options.members.get(message.to);
+    if (peer === undefined) return;
+    const outcome = this.transport.send(peer, RAFT_CHANNEL, message);
+    if (outcome !== "queued" && !this.transport.isConnected(peer)) this.raw.reportUnreachable(message.to);
+  }
+
+  private confirmReads(readStates: readonly ReadState[]): void {
+    for (const state of readStates) {
+      const key = new TextDecoder().decode(state.context);
+      const read = this.pendingReads.get(key);
+      if (read === undefined) continue;
+      this.pendingReads.delete(key);
+      read.index = state.index;
+      this.confirmedReads.push(read);
+    }
+  }
+
+  private serveConfirmedReads(): void {
+    let kept = 0;
+    for (const read of this.confirmedReads) {
+      if ((read.index as Index) <= this.applied) {
+        clearTimeout(read.timer);
+        read.resolve();
+      } else {
+        this.confirmedReads[kept++] = read;
+      }
+    }
+    this.confirmedReads.length = kept;
+  }
+
+  private failRead(read: PendingRead, error: Error): void {
+    clearTimeout(read.timer);
+    read.reject(error);
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.appliedSinceSnapshot < this.options.snapshotEveryEntries) return;
+    this.snapshotting = true;
+    const index = this.applied;
+    const data = this.app.snapshot();
+    const snapshotIndex = asIndex(index);
+    const term = this.log.view.term(snapshotIndex);
+    const snapshot = { metadata: { index: snapshotIndex, term, confState: this.raw.confState() }, data };
+    this.appliedSinceSnapshot = 0;
+    this.log
+      .saveSnapshot(snapshot)
+      .then(() => this.log.compact(snapshotIndex, this.options.snapshotKeepTailEntries))
+      .then(() => this.logger.info({ index, bytes: data.byteLength }, "snapshot taken and log compacted"))
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  private fail(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.logger.fatal({ err }, "raft driver failed");
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.fatal?.(err);
+  }
+}
