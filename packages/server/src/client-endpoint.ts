@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { parseClientRequest, requestIdOf, RequestError, type ClientPush, type ClientResponse } from "./client-protocol.js";
+import { parseClientRequest, requestIdOf, RequestError, type ClientPush, type ClientResponse } from "@geolock/transport";
 import type { RequestRouter } from "./request-router.js";
 
 export interface ClientEndpointLimits {

@@ -2,18 +2,5 @@
 
 export { EXIT, LOCAL_DEV_SECRET, NodeStartError, parseNodeArgs, USAGE, type NodeOptions } from "./args.js";
 export { MonotonicClock, type Clock } from "./clock.js";
-export {
-  CLIENT_PROTOCOL_VERSION,
-  ERROR_CODES,
-  parseClientRequest,
-  RequestError,
-  scopeOfName,
-  type ClientError,
-  type ClientErrorCode,
-  type ClientPush,
-  type ClientRequest,
-  type ClientRequestBody,
-  type ClientResponse,
-} from "./client-protocol.js";
 export { GeolockNode, RAFT_TIMING } from "./geolock-node.js";
 export { localTopology, parseTopology, peerName, LOCAL_REGIONS, type Topology, type RegionSpec, type NodeAddress } from "./topology.js";

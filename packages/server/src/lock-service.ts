@@ -11,7 +11,7 @@ import { NO_NODE, type Entry, type NodeId, type Role, type Term } from "@geolock
 import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
-import { RequestError, type ClientPush } from "./client-protocol.js";
+import { RequestError, type ClientPush } from "@geolock/transport";
 import type { RaftApplication, RegionNode } from "./region-node.js";
 
 /** A client command before the leader stamps it with its clock. */

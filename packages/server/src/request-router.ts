@@ -5,16 +5,19 @@
 // or refused by its receiver, never forwarded again, so forwarding cannot loop.
 
 import type { LockAnswer } from "@geolock/locks";
-import { isPeerId, type PeerId, type PeerTransport, type ValidationResult } from "@geolock/transport";
 import {
-  ERROR_CODES,
+  isPeerId,
+  type PeerId,
+  type PeerTransport,
+  type ValidationResult,
+  CLIENT_ERROR_CODES as ERROR_CODES,
   parseClientRequest,
   RequestError,
   scopeOfName,
   type ClientError,
   type ClientRequest,
   type ClientResponse,
-} from "./client-protocol.js";
+} from "@geolock/transport";
 import type { LockService } from "./lock-service.js";
 import { peerName, type Topology } from "./topology.js";
 

@@ -26,3 +26,19 @@ export {
 } from "./raft-validation.js";
 export { CloseCode, PROTOCOL_VERSION, dials } from "./handshake.js";
 export { decodePlain, encodeValue } from "./codec.js";
+export {
+  CLIENT_PROTOCOL_VERSION,
+  ERROR_CODES as CLIENT_ERROR_CODES,
+  parseClientRequest,
+  requestIdOf,
+  RequestError,
+  scopeOfName,
+  type ClientError,
+  type ClientErrorCode,
+  type ClientOp,
+  type ClientPush,
+  type ClientRequest,
+  type ClientRequestBody,
+  type ClientResponse,
+  type NameScope,
+} from "./client-protocol.js";
