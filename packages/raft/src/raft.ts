@@ -607,6 +607,10 @@ export class Raft {
       }
       return;
     }
+    if (m.index > this.log.lastIndex()) {
+      // A follower matches (or has committed) more than this leader holds.
+      throw new Error(`raft ${this.id}: ${m.from} acknowledges ${m.index} beyond the leader's last index ${this.log.lastIndex()} in term ${this.term}: leader completeness violated`);
+    }
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === "probe") pr.becomeReplicate();
     else if (pr.state === "snapshot" && pr.match >= (pr.snapshotSend?.metadata.index ?? 0)) pr.becomeProbe();
