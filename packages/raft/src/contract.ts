@@ -90,7 +90,8 @@ export interface RaftConfig {
 /**
  * Everything the driver must do after a step. In this order:
  *  1. persist `hardState`, `entries` (which may replace a suffix starting at entries[0].index)
- *     and `snapshot` to stable storage, with one fsync when `mustSync`;
+ *     and `snapshot` to stable storage, with one fsync when `mustSync` (a snapshot goes
+ *     before the entries: entries of the same Ready continue after it);
  *  2. mirror them into the RaftStorage view;
  *  3. only then send `messages` (they may promise what step 1 made durable);
  *  4. apply `snapshot` (if any) then `committedEntries` to the state machine, in order;

@@ -339,7 +339,7 @@ export class Raft {
     this.uncommittedBytes = 0;
   }
 
-  becomeFollower(term: Term, lead: NodeId): void {
+  private becomeFollower(term: Term, lead: NodeId): void {
     this.reset(term);
     this.lead = lead;
     this.role = "follower";
