@@ -21,8 +21,8 @@ export interface LockConfig {
   /**
    * Clients in the dedup table at most. A client has a record while it has an open session
    * and for dedupRetainMs after its last one ended; when the table is full, the idle record
-   * due to be forgotten first is evicted, and if none is idle openSession answers OVERLOADED.
-   * Must be at least sessionsMax, so that every session's client can have a record.
+   * due to be forgotten first is evicted (losing its retries' protection, see dedup.ts).
+   * Must be at least sessionsMax, so that a full table always holds an idle record to evict.
    */
   readonly dedupClientsMax: number;
   /** Answers remembered per client (its most recent sequence numbers). */

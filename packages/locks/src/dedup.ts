@@ -12,7 +12,9 @@
 //   record has no open session, so every command it sends (except openSession) fails
 //   without changing anything, and repeating such a command is harmless.
 // - At most dedupClientsMax records. A new client in a full table evicts the idle record
-//   due to be forgotten first; if no record is idle, the table refuses the client.
+//   due to be forgotten first. One always exists: a record with open sessions has at least
+//   one, openSession is refused before sessionsMax is exceeded, and the config demands
+//   dedupClientsMax >= sessionsMax.
 
 import type { LockAnswer } from "./answers.js";
 import { errorAnswer, invariant } from "./errors.js";
@@ -78,17 +80,19 @@ export class DedupTable {
     }
   }
 
-  /** A session of the client opens. False if the table is full of clients with open sessions. */
-  attachSession(clientId: string): boolean {
+  /** A session of the client opens (the caller keeps fewer than sessionsMax open). */
+  attachSession(clientId: string): void {
     let client = this.clients.get(clientId);
     if (client === undefined) {
-      if (this.clients.size >= this.limits.dedupClientsMax && !this.evictOneIdle()) return false;
+      if (this.clients.size >= this.limits.dedupClientsMax) {
+        const evicted = this.evictOneIdle();
+        invariant(evicted, () => `dedup: ${this.clients.size} records and none idle; dedupClientsMax ${this.limits.dedupClientsMax} must exceed the open sessions`);
+      }
       client = { clientId, floorSeq: 0, openSessions: 0, forgetAtMs: null, answers: new Map() };
       this.clients.set(clientId, client);
     }
     client.openSessions += 1;
     client.forgetAtMs = null;
-    return true;
   }
 
   /** A session of the client ended; returns when the record will be forgotten, if it is now idle. */

@@ -39,6 +39,10 @@ export function errorAnswer(code: ErrorCode, message: string): ErrorAnswer {
   return { type: "error", code, message: `${cut}…` };
 }
 
+export function isErrorAnswer(value: object): value is ErrorAnswer {
+  return (value as { readonly type?: unknown }).type === "error";
+}
+
 /** Thrown only when the state machine's own invariants are broken: a bug, never input. */
 export class InvariantError extends Error {
   override readonly name = "InvariantError";

@@ -9,7 +9,7 @@ import { validateCommand, type AcquireCommand, type ClientCommand, type LockComm
 import { assertValidConfig, DEFAULT_LOCK_CONFIG, type LockConfig } from "./config.js";
 import { DedupTable } from "./dedup.js";
 import { DecodeError } from "./decode.js";
-import { errorAnswer, invariant, InvariantError, type ErrorAnswer } from "./errors.js";
+import { errorAnswer, invariant, InvariantError, isErrorAnswer, type ErrorAnswer } from "./errors.js";
 import { decodeSnapshot, SNAPSHOT_VERSION, type LockSnapshot } from "./snapshot.js";
 import { sortedNames } from "./text.js";
 import { asFencingToken, asSessionId, type FencingToken, type LockMode, type LockRef, type LogPosition, type SessionId } from "./types.js";
@@ -412,9 +412,7 @@ export class LockStateMachine {
     if (this.sessions.size >= this.config.sessionsMax) {
       return errorAnswer("OVERLOADED", `${this.sessions.size} sessions open, the limit is ${this.config.sessionsMax}`);
     }
-    if (!this.dedup.attachSession(command.clientId)) {
-      return errorAnswer("OVERLOADED", `the dedup table holds ${this.config.dedupClientsMax} clients with open sessions`);
-    }
+    this.dedup.attachSession(command.clientId);
     const session: Session = { id, clientId: command.clientId, ttlMs: command.ttlMs, deadlineMs: this.clockMs + command.ttlMs, held: new Set(), waiting: new Set() };
     this.sessions.set(id, session);
     this.noteDeadline(session.deadlineMs);
@@ -423,7 +421,7 @@ export class LockStateMachine {
 
   private keepAlive(command: ClientCommand & { readonly sessionId: SessionId }): LockAnswer {
     const session = this.liveSession(command);
-    if (!("id" in session)) return session;
+    if (isErrorAnswer(session)) return session;
     const deadlineMs = this.clockMs + session.ttlMs;
     invariant(deadlineMs >= session.deadlineMs, () => `keepAlive would move session ${session.id} deadline back from ${session.deadlineMs} to ${deadlineMs}`);
     session.deadlineMs = deadlineMs;
@@ -432,14 +430,14 @@ export class LockStateMachine {
 
   private closeSession(command: ClientCommand & { readonly sessionId: SessionId }, fx: Effects): LockAnswer {
     const session = this.liveSession(command);
-    if (!("id" in session)) return session;
+    if (isErrorAnswer(session)) return session;
     const released = this.endSession(session, "closed", fx);
     return { type: "sessionClosed", sessionId: session.id, released };
   }
 
   private acquire(command: AcquireCommand): LockAnswer {
     const session = this.liveSession(command);
-    if (!("id" in session)) return session;
+    if (isErrorAnswer(session)) return session;
     const { name, mode } = command;
     const lock = this.locks.get(name);
     if (lock !== undefined) {
@@ -485,7 +483,7 @@ export class LockStateMachine {
 
   private release(command: ReleaseCommand, fx: Effects): LockAnswer {
     const session = this.liveSession(command);
-    if (!("id" in session)) return session;
+    if (isErrorAnswer(session)) return session;
     const { name } = command;
     if (session.held.has(name)) {
       const holder = this.removeHolder(name, session, "released", fx);
