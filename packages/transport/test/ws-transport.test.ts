@@ -2,6 +2,7 @@
 // batching into frames, per-link order, authentication failures, reconnection, heartbeat
 // deadlines and back-pressure. Every test starts its own servers and closes them after.
 
+import { createHook } from "node:async_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Index, Message, NodeId, Term } from "@geolock/raft";
 import { encodeValue } from "../src/codec.js";
@@ -278,6 +279,38 @@ describe("WsTransport link lifecycle", () => {
     expect(outcomes.filter((o) => o === "queued")).toHaveLength(10);
     expect(outcomes.filter((o) => o === "droppedQueueFull")).toHaveLength(5);
     expect(sender.stats().peers.get("us-east/1")!.queuedMessages).toBe(10);
+  });
+
+  it("leaves no socket, server or timer behind once transports and servers are closed", async () => {
+    // Every timer and TCP handle created while the nodes run must be gone after close().
+    const live = new Map<number, string>();
+    const watched = new Set(["Timeout", "Immediate", "TCPWRAP", "TCPSERVERWRAP"]);
+    const hook = createHook({
+      init: (asyncId, type) => {
+        if (watched.has(type)) live.set(asyncId, type);
+      },
+      destroy: (asyncId) => {
+        live.delete(asyncId);
+      },
+    }).enable();
+    try {
+      const secret = newSecret();
+      const nodes = await startNodes(["us-east/1", "us-east/2", "us-east/3"], () => secret);
+      await allConnected(nodes);
+      nodes[0]!.transport.send("us-east/2", "raft", heartbeat("us-east/1", "us-east/2", 1));
+      await waitFor("delivery", () => nodes[1]!.received.length === 1);
+      expect(live.size).toBeGreaterThan(0);
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      // Handles are released a moment after their close callbacks. Only what existed by
+      // now is awaited: waitFor's own polling timers come later and are not ours to judge.
+      const ours = new Set(live.keys());
+      const left = () => [...ours].filter((id) => live.has(id));
+      await waitFor("every handle to be released", () => left().length === 0, 2000).catch(() => {
+        throw new Error(`still alive after close: ${left().map((id) => live.get(id)).join(", ")}`);
+      });
+    } finally {
+      hook.disable();
+    }
   });
 
   it("closes cleanly: no socket left open, sends after close are dropped", async () => {
