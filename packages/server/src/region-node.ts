@@ -193,7 +193,7 @@ export class RegionNode {
       while (!this.stopped && this.raw.hasReady()) {
         const ready = this.raw.ready();
         if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
-          await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+          await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
         }
         if (this.stopped) return;
         for (const message of ready.messages) this.send(message);

@@ -21,11 +21,11 @@ export class LevelRecordStore implements RecordStore {
     return new LevelRecordStore(db);
   }
 
-  async write(ops: readonly StoreOp[]): Promise<void> {
+  async write(ops: readonly StoreOp[], sync = true): Promise<void> {
     if (ops.length === 0) return;
     await this.db.batch(
       ops.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })),
-      { sync: true },
+      { sync },
     );
   }
 

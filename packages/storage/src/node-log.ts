@@ -60,12 +60,16 @@ export interface RecoveredLog {
 export interface LogStats {
   /** Batches written with an fsync. */
   readonly syncBatches: number;
+  /** Batches written without one (every call in them asked for no sync). */
+  readonly unsyncedBatches: number;
   /** Calls made durable by those batches. */
   readonly syncedCalls: number;
 }
 
 interface PendingWrite {
   readonly ops: readonly StoreOp[];
+  /** False for a write whose loss in a crash is harmless (a commit-index-only hard state). */
+  readonly sync: boolean;
   readonly bytes: number;
   readonly mirror: (view: MemoryStorage) => void;
   readonly resolve: () => void;
@@ -90,6 +94,7 @@ export class NodeLog {
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private syncBatches = 0;
+  private unsyncedBatches = 0;
   private syncedCalls = 0;
 
   protected constructor(
@@ -145,23 +150,26 @@ export class NodeLog {
   /**
    * Makes a Ready's snapshot, entries and hard state durable in one fsync, then mirrors them
    * into the view. Resolves only once they are durable and visible in the view.
+   * `sync: false` is for a Ready whose only change is the commit index (Ready.mustSync is
+   * false): Raft does not need it durable, so it rides without an fsync of its own, unless
+   * it shares a batch with a call that needs one.
    */
-  persist(update: LogUpdate): Promise<void> {
-    return this.submit(() => this.planPersist(update));
+  persist(update: LogUpdate, options: { readonly sync?: boolean } = {}): Promise<void> {
+    return this.submit(() => this.planPersist(update), options.sync ?? true);
   }
 
   /** Records an application snapshot covering the log up to its (committed) index. */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.submit(() => this.planSaveSnapshot(snapshot));
+    return this.submit(() => this.planSaveSnapshot(snapshot), true);
   }
 
   /** Deletes the entries up to `index - keepTail`; `index` must be covered by the snapshot. */
   compact(index: Index, keepTail: number): Promise<void> {
-    return this.submit(() => this.planCompact(index, keepTail));
+    return this.submit(() => this.planCompact(index, keepTail), true);
   }
 
   stats(): LogStats {
-    return { syncBatches: this.syncBatches, syncedCalls: this.syncedCalls };
+    return { syncBatches: this.syncBatches, unsyncedBatches: this.unsyncedBatches, syncedCalls: this.syncedCalls };
   }
 
   /** Waits for every queued call to become durable, then closes the store. Later calls are refused. */
@@ -218,7 +226,7 @@ export class NodeLog {
     return ops;
   }
 
-  private submit(plan: () => Plan): Promise<void> {
+  private submit(plan: () => Plan, sync: boolean): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closing !== null) return Promise.reject(new StorageClosedError());
     if (this.queue.length >= this.limits.pendingCallsMax) {
@@ -232,7 +240,7 @@ export class NodeLog {
       return Promise.reject(this.fail(error));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...planned, bytes: opBytes(planned.ops), resolve, reject });
+      this.queue.push({ ...planned, sync, bytes: opBytes(planned.ops), resolve, reject });
       if (!this.writing) {
         this.writing = true;
         // Start on a microtask so that calls made in the same turn share the first batch.
@@ -245,13 +253,15 @@ export class NodeLog {
     while (this.queue.length > 0 && this.failure === null) {
       const batch = this.takeBatch();
       const ops = batch.flatMap((write) => write.ops);
+      const sync = batch.some((write) => write.sync);
       try {
-        if (ops.length > 0) await this.store.write(ops);
+        if (ops.length > 0) await this.store.write(ops, sync);
       } catch (error) {
         this.rejectAll(batch, this.fail(error));
         break;
       }
-      if (ops.length > 0) this.syncBatches += 1;
+      if (ops.length > 0 && sync) this.syncBatches += 1;
+      else if (ops.length > 0) this.unsyncedBatches += 1;
       this.syncedCalls += batch.length;
       this.mirrorAndResolve(batch);
     }

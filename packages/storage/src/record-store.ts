@@ -7,8 +7,12 @@ export type StoreOp =
   | { readonly type: "del"; readonly key: Uint8Array };
 
 export interface RecordStore {
-  /** Applies every op in order, atomically, and resolves once the batch is durable (one fsync). */
-  write(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Applies every op in order, atomically. With `sync` (the default) it resolves once the
+   * batch is durable (one fsync); without, once the store has it (it may be lost in a crash,
+   * but never reordered after a later synced batch).
+   */
+  write(ops: readonly StoreOp[], sync?: boolean): Promise<void>;
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Every record in bytewise key order. */
   scan(): AsyncIterable<readonly [Uint8Array, Uint8Array]>;

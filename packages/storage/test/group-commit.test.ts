@@ -14,15 +14,18 @@ import { CONF, entry, hard, IDENTITY, payload, withTempDir } from "./helpers.js"
 class ObservedStore implements RecordStore {
   readonly durableKeys = new Set<string>();
   writes = 0;
+  /** The sync flag of every completed write, in order. */
+  readonly syncFlags: boolean[] = [];
   private held: (() => void)[] = [];
   holding = false;
 
   constructor(private readonly inner: RecordStore) {}
 
-  async write(ops: readonly StoreOp[]): Promise<void> {
+  async write(ops: readonly StoreOp[], sync = true): Promise<void> {
     if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
-    await this.inner.write(ops);
+    await this.inner.write(ops, sync);
     this.writes += 1;
+    this.syncFlags.push(sync);
     for (const op of ops) if (op.type === "put") this.durableKeys.add(keyHex(op.key));
   }
 
@@ -85,7 +88,7 @@ describe("group commit", () => {
       await Promise.all(promises);
       expect(resolved).toEqual(Array.from({ length: calls }, (_, i) => i + 1));
       expect(store.writes - writesAtStart).toBe(2);
-      expect(log.stats()).toEqual({ syncBatches: 2, syncedCalls: calls });
+      expect(log.stats()).toEqual({ syncBatches: 2, unsyncedBatches: 0, syncedCalls: calls });
       await log.close();
       await expectAllDurable(dir, calls);
     });
@@ -123,9 +126,30 @@ describe("group commit", () => {
       const promises: Promise<void>[] = [];
       for (let index = 1; index <= 35; index++) promises.push(log.persist({ entries: [entry(index, 1)], hardState: hard(1, 1, index) }));
       await Promise.all(promises);
-      expect(log.stats()).toEqual({ syncBatches: 4, syncedCalls: 35 });
+      expect(log.stats()).toEqual({ syncBatches: 4, unsyncedBatches: 0, syncedCalls: 35 });
       await log.close();
       await expectAllDurable(dir, 35);
+    });
+  });
+
+  it("writes a commit-only hard state without an fsync, unless it shares a batch with one that needs it", async () => {
+    await withTempDir(async (dir) => {
+      const observed = new ObservedStore(await LevelRecordStore.open(dir));
+      const log = await DurableLog.openStore(observed, IDENTITY, { initialConfState: CONF });
+      await log.persist({ hardState: hard(1, 0, 0), entries: [entry(1, 1), entry(2, 1)] });
+      await log.persist({ hardState: hard(1, 0, 1), entries: [] }, { sync: false });
+      expect(observed.syncFlags.slice(-1)).toEqual([false]);
+      observed.holding = true;
+      const first = log.persist({ hardState: hard(1, 0, 1), entries: [entry(3, 1)] });
+      const unsynced = log.persist({ hardState: hard(1, 0, 2), entries: [] }, { sync: false });
+      const synced = log.persist({ entries: [entry(4, 1)] });
+      observed.release();
+      await Promise.all([first, unsynced, synced]);
+      // All three queued behind the held write share one batch, synced for the two that need it.
+      expect(observed.syncFlags.slice(-3)).toEqual([true, false, true]);
+      expect(log.stats().unsyncedBatches).toBe(1);
+      expect(log.view.hardState().commit).toBe(2);
+      await log.close();
     });
   });
 });
