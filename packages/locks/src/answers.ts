@@ -80,7 +80,18 @@ export interface ApplyResult {
   readonly events: readonly LockEvent[];
 }
 
-const ANSWER_TYPES = ["sessionOpened", "keptAlive", "sessionClosed", "granted", "held", "queued", "released", "waitCancelled", "ticked", "error"] as const;
+const ANSWER_TYPES = [
+  "sessionOpened",
+  "keptAlive",
+  "sessionClosed",
+  "granted",
+  "held",
+  "queued",
+  "released",
+  "waitCancelled",
+  "ticked",
+  "error",
+] as const;
 type AnswerType = (typeof ANSWER_TYPES)[number];
 
 const ANSWER_KEYS: Readonly<Record<AnswerType, readonly string[]>> = {
@@ -135,7 +146,12 @@ export function decodeAnswer(value: unknown, path: string, locksMax: number): Lo
     case "held":
       return decodeHeld(f, path);
     case "queued":
-      return { type, name: nameAt(f["name"], `${path}.name`), mode: modeAt(f["mode"], `${path}.mode`), position: integer(f["position"], `${path}.position`, 1, COUNT_MAX) };
+      return {
+        type,
+        name: nameAt(f["name"], `${path}.name`),
+        mode: modeAt(f["mode"], `${path}.mode`),
+        position: integer(f["position"], `${path}.position`, 1, COUNT_MAX),
+      };
     case "released":
       return { type, name: nameAt(f["name"], `${path}.name`), token: tokenAt(f["token"], `${path}.token`) };
     case "waitCancelled":
@@ -157,6 +173,9 @@ function decodeHeld(f: Fields, path: string): LockAnswer {
 
 /** Messages are informational: any string within the bound errorAnswer enforces. */
 function errorMessage(value: unknown, path: string): string {
-  check(typeof value === "string" && value.length <= ERROR_MESSAGE_CHARS_MAX, () => `${path}: expected a string of at most ${ERROR_MESSAGE_CHARS_MAX} characters`);
+  check(
+    typeof value === "string" && value.length <= ERROR_MESSAGE_CHARS_MAX,
+    () => `${path}: expected a string of at most ${ERROR_MESSAGE_CHARS_MAX} characters`,
+  );
   return value;
 }

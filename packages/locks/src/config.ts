@@ -57,6 +57,12 @@ export function assertValidConfig(config: LockConfig): void {
   positive(config.dedupClientsMax, "dedupClientsMax");
   positive(config.dedupSeqsPerClientMax, "dedupSeqsPerClientMax");
   positive(config.dedupRetainMs, "dedupRetainMs");
-  invariant(config.sessionTtlMsMin <= config.sessionTtlMsMax, () => `LockConfig: sessionTtlMsMin ${config.sessionTtlMsMin} > sessionTtlMsMax ${config.sessionTtlMsMax}`);
-  invariant(config.dedupClientsMax >= config.sessionsMax, () => `LockConfig: dedupClientsMax ${config.dedupClientsMax} < sessionsMax ${config.sessionsMax}`);
+  invariant(
+    config.sessionTtlMsMin <= config.sessionTtlMsMax,
+    () => `LockConfig: sessionTtlMsMin ${config.sessionTtlMsMin} > sessionTtlMsMax ${config.sessionTtlMsMax}`,
+  );
+  invariant(
+    config.dedupClientsMax >= config.sessionsMax,
+    () => `LockConfig: dedupClientsMax ${config.dedupClientsMax} < sessionsMax ${config.sessionsMax}`,
+  );
 }

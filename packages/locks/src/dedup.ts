@@ -70,7 +70,10 @@ export class DedupTable {
   record(clientId: string, seq: number, answer: LockAnswer): void {
     const client = this.clients.get(clientId);
     if (client === undefined) return;
-    invariant(seq >= client.floorSeq && !client.answers.has(seq), () => `dedup: recording seq ${seq} of ${clientId} twice or below floor ${client.floorSeq}`);
+    invariant(
+      seq >= client.floorSeq && !client.answers.has(seq),
+      () => `dedup: recording seq ${seq} of ${clientId} twice or below floor ${client.floorSeq}`,
+    );
     client.answers.set(seq, answer);
     // More than one answer is dropped only after a restore under a smaller limit.
     while (client.answers.size > this.limits.dedupSeqsPerClientMax) {
@@ -86,7 +89,10 @@ export class DedupTable {
     if (client === undefined) {
       if (this.clients.size >= this.limits.dedupClientsMax) {
         const evicted = this.evictOneIdle();
-        invariant(evicted, () => `dedup: ${this.clients.size} records and none idle; dedupClientsMax ${this.limits.dedupClientsMax} must exceed the open sessions`);
+        invariant(
+          evicted,
+          () => `dedup: ${this.clients.size} records and none idle; dedupClientsMax ${this.limits.dedupClientsMax} must exceed the open sessions`,
+        );
       }
       client = { clientId, floorSeq: 0, openSessions: 0, forgetAtMs: null, answers: new Map() };
       this.clients.set(clientId, client);
@@ -98,7 +104,10 @@ export class DedupTable {
   /** A session of the client ended; returns when the record will be forgotten, if it is now idle. */
   detachSession(clientId: string, nowMs: number): number | undefined {
     const client = this.clients.get(clientId);
-    invariant(client !== undefined && client.openSessions > 0, () => `dedup: session of ${clientId} ended but its record counts ${client?.openSessions ?? "no"} open sessions`);
+    invariant(
+      client !== undefined && client.openSessions > 0,
+      () => `dedup: session of ${clientId} ended but its record counts ${client?.openSessions ?? "no"} open sessions`,
+    );
     client.openSessions -= 1;
     if (client.openSessions > 0) return undefined;
     client.forgetAtMs = nowMs + this.limits.dedupRetainMs;
@@ -141,22 +150,40 @@ export class DedupTable {
     const table = new DedupTable(limits);
     for (const r of records) {
       const answers = new Map(r.answers.map((a) => [a.seq, a.answer] as const));
-      table.clients.set(r.clientId, { clientId: r.clientId, floorSeq: r.floorSeq, openSessions: openSessions.get(r.clientId) ?? 0, forgetAtMs: r.forgetAtMs, answers });
+      const open = openSessions.get(r.clientId) ?? 0;
+      table.clients.set(r.clientId, { clientId: r.clientId, floorSeq: r.floorSeq, openSessions: open, forgetAtMs: r.forgetAtMs, answers });
     }
     return table;
   }
 
   /** Throws unless every record is consistent with the given open-session counts and clock. */
   assertInvariants(openSessions: ReadonlyMap<string, number>, nowMs: number): void {
-    invariant(this.clients.size <= Math.max(this.limits.dedupClientsMax, openSessions.size), () => `dedup: ${this.clients.size} records exceed dedupClientsMax ${this.limits.dedupClientsMax}`);
+    invariant(
+      this.clients.size <= Math.max(this.limits.dedupClientsMax, openSessions.size),
+      () => `dedup: ${this.clients.size} records exceed dedupClientsMax ${this.limits.dedupClientsMax}`,
+    );
     for (const [clientId, count] of openSessions) {
-      invariant(this.clients.get(clientId)?.openSessions === count, () => `dedup: client ${clientId} has ${count} open sessions, record says ${this.clients.get(clientId)?.openSessions ?? "none"}`);
+      invariant(
+        this.clients.get(clientId)?.openSessions === count,
+        () => `dedup: client ${clientId} has ${count} open sessions, record says ${this.clients.get(clientId)?.openSessions ?? "none"}`,
+      );
     }
     for (const c of this.clients.values()) {
       const idle = c.openSessions === 0;
-      invariant(idle === (c.forgetAtMs !== null), () => `dedup: client ${c.clientId} has ${c.openSessions} open sessions and forgetAtMs ${c.forgetAtMs}`);
-      invariant(c.forgetAtMs === null || c.forgetAtMs > nowMs, () => `dedup: idle record ${c.clientId} due at ${c.forgetAtMs} survives clock ${nowMs}`);
-      for (const seq of c.answers.keys()) invariant(seq >= c.floorSeq, () => `dedup: client ${c.clientId} remembers seq ${seq} below floor ${c.floorSeq}`);
+      invariant(
+        idle === (c.forgetAtMs !== null),
+        () => `dedup: client ${c.clientId} has ${c.openSessions} open sessions and forgetAtMs ${c.forgetAtMs}`,
+      );
+      invariant(
+        c.forgetAtMs === null || c.forgetAtMs > nowMs,
+        () => `dedup: idle record ${c.clientId} due at ${c.forgetAtMs} survives clock ${nowMs}`,
+      );
+      for (const seq of c.answers.keys()) {
+        invariant(
+          seq >= c.floorSeq,
+          () => `dedup: client ${c.clientId} remembers seq ${seq} below floor ${c.floorSeq}`,
+        );
+      }
     }
   }
 
@@ -165,7 +192,8 @@ export class DedupTable {
     let victim: ClientRecord | undefined;
     for (const c of this.clients.values()) {
       if (c.forgetAtMs === null) continue;
-      if (victim === undefined || c.forgetAtMs < (victim.forgetAtMs ?? 0) || (c.forgetAtMs === victim.forgetAtMs && c.clientId < victim.clientId)) victim = c;
+      const victimAtMs = victim?.forgetAtMs ?? Number.POSITIVE_INFINITY;
+      if (victim === undefined || c.forgetAtMs < victimAtMs || (c.forgetAtMs === victimAtMs && c.clientId < victim.clientId)) victim = c;
     }
     if (victim === undefined) return false;
     this.clients.delete(victim.clientId);

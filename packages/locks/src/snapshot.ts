@@ -68,10 +68,13 @@ export function decodeSnapshot(value: unknown, locksMax: number): LockSnapshot {
   const appliedIndex = integer(f["appliedIndex"], "snapshot.appliedIndex", 0, SAFE);
   const clockMs = integer(f["clockMs"], "snapshot.clockMs", 0, TIME_MS_MAX);
   const nextToken = asFencingToken(integer(f["nextToken"], "snapshot.nextToken", 1, SAFE));
-  const sessions = array(f["sessions"], "snapshot.sessions", ENTRIES_MAX).map((s, i) => decodeSession(s, `snapshot.sessions[${i}]`, clockMs, appliedIndex));
+  const sessions = array(f["sessions"], "snapshot.sessions", ENTRIES_MAX).map((s, i) =>
+    decodeSession(s, `snapshot.sessions[${i}]`, clockMs, appliedIndex),
+  );
   const locks = array(f["locks"], "snapshot.locks", ENTRIES_MAX).map((l, i) => decodeLock(l, `snapshot.locks[${i}]`, clockMs, nextToken));
   const clients = array(f["clients"], "snapshot.clients", ENTRIES_MAX).map((c, i) => decodeClient(c, `snapshot.clients[${i}]`, clockMs, locksMax));
-  const snapshot: LockSnapshot = { version: SNAPSHOT_VERSION, appliedIndex, term: integer(f["term"], "snapshot.term", 0, SAFE), clockMs, nextToken, sessions, locks, clients };
+  const term = integer(f["term"], "snapshot.term", 0, SAFE);
+  const snapshot: LockSnapshot = { version: SNAPSHOT_VERSION, appliedIndex, term, clockMs, nextToken, sessions, locks, clients };
   checkReferences(snapshot);
   return snapshot;
 }
@@ -177,7 +180,15 @@ function checkReferences(s: LockSnapshot): void {
     check(!clientIds.has(c.clientId), () => `snapshot.clients: ${c.clientId} appears twice`);
     clientIds.add(c.clientId);
     const open = openSessions.has(c.clientId);
-    check(open === (c.forgetAtMs === null), () => `snapshot.clients: ${c.clientId} ${open ? "has open sessions but a forget time" : "is idle but has no forget time"}`);
+    check(
+      open === (c.forgetAtMs === null),
+      () => `snapshot.clients: ${c.clientId} ${open ? "has open sessions but a forget time" : "is idle but has no forget time"}`,
+    );
   }
-  for (const clientId of openSessions.keys()) check(clientIds.has(clientId), () => `snapshot.clients: no record for client ${clientId}, which has open sessions`);
+  for (const clientId of openSessions.keys()) {
+    check(
+      clientIds.has(clientId),
+      () => `snapshot.clients: no record for client ${clientId}, which has open sessions`,
+    );
+  }
 }

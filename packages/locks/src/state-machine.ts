@@ -5,7 +5,14 @@
 // clock past its deadline. See docs/locks.md for the semantics and the safety argument.
 
 import { HELD_ANSWER_HOLDERS_MAX, type ApplyResult, type LockAnswer, type LockEvent, type ReleaseReason } from "./answers.js";
-import { validateCommand, type AcquireCommand, type ClientCommand, type LockCommand, type OpenSessionCommand, type ReleaseCommand } from "./commands.js";
+import {
+  validateCommand,
+  type AcquireCommand,
+  type ClientCommand,
+  type LockCommand,
+  type OpenSessionCommand,
+  type ReleaseCommand,
+} from "./commands.js";
 import { assertValidConfig, DEFAULT_LOCK_CONFIG, type LockConfig } from "./config.js";
 import { DedupTable } from "./dedup.js";
 import { DecodeError } from "./decode.js";
@@ -134,8 +141,14 @@ export class LockStateMachine {
    * error and changes nothing.
    */
   apply(position: LogPosition, raw: unknown): ApplyResult {
-    invariant(Number.isSafeInteger(position.index) && position.index > this.appliedIndex, () => `apply: index ${position.index} after applied index ${this.appliedIndex}`);
-    invariant(Number.isSafeInteger(position.term) && position.term >= this.term, () => `apply: term ${position.term} at index ${position.index} below applied term ${this.term}`);
+    invariant(
+      Number.isSafeInteger(position.index) && position.index > this.appliedIndex,
+      () => `apply: index ${position.index} after applied index ${this.appliedIndex}`,
+    );
+    invariant(
+      Number.isSafeInteger(position.term) && position.term >= this.term,
+      () => `apply: term ${position.term} at index ${position.index} below applied term ${this.term}`,
+    );
     this.appliedIndex = position.index;
     const parsed = validateCommand(raw, this.config);
     if (!parsed.ok) return { answer: parsed.error, events: [] };
@@ -222,11 +235,15 @@ export class LockStateMachine {
       term: this.term,
       clockMs: this.clockMs,
       nextToken: asFencingToken(this.nextToken),
-      sessions: [...this.sessions.values()].sort((a, b) => a.id - b.id).map((s) => ({ id: s.id, clientId: s.clientId, ttlMs: s.ttlMs, deadlineMs: s.deadlineMs })),
+      sessions: [...this.sessions.values()]
+        .sort((a, b) => a.id - b.id)
+        .map((s) => ({ id: s.id, clientId: s.clientId, ttlMs: s.ttlMs, deadlineMs: s.deadlineMs })),
       locks: [...this.locks.values()].map((l) => ({
         name: l.name,
         holders: l.holders.map((h) => ({ sessionId: h.sessionId, owner: h.owner, mode: h.mode, token: h.token, sinceMs: h.sinceMs })),
-        waiters: l.queue.toArray().map((w) => ({ sessionId: w.sessionId, owner: w.owner, mode: w.mode, deadlineMs: w.deadlineMs, sinceMs: w.sinceMs })),
+        waiters: l.queue
+          .toArray()
+          .map((w) => ({ sessionId: w.sessionId, owner: w.owner, mode: w.mode, deadlineMs: w.deadlineMs, sinceMs: w.sinceMs })),
       })),
       clients: this.dedup.snapshot(),
     };
@@ -258,10 +275,23 @@ export class LockStateMachine {
     const openSessions = new Map<string, number>();
     for (const s of this.sessions.values()) {
       invariant(s.id <= this.appliedIndex, () => `session ${s.id} is newer than applied index ${this.appliedIndex}`);
-      invariant(s.deadlineMs > this.clockMs && s.deadlineMs <= this.clockMs + s.ttlMs, () => `session ${s.id} deadline ${s.deadlineMs} outside (${this.clockMs}, +${s.ttlMs}]`);
+      invariant(
+        s.deadlineMs > this.clockMs && s.deadlineMs <= this.clockMs + s.ttlMs,
+        () => `session ${s.id} deadline ${s.deadlineMs} outside (${this.clockMs}, +${s.ttlMs}]`,
+      );
       invariant(this.earliestDueMs <= s.deadlineMs, () => `session ${s.id} deadline ${s.deadlineMs} before earliestDueMs ${this.earliestDueMs}`);
-      for (const name of s.held) invariant(this.locks.get(name)?.holders.some((h) => h.sessionId === s.id) === true, () => `session ${s.id} lists ${name} as held, the lock does not`);
-      for (const name of s.waiting) invariant(this.locks.get(name)?.queue.find(s.id) !== undefined, () => `session ${s.id} lists ${name} as waited for, the queue does not`);
+      for (const name of s.held) {
+        invariant(
+          this.locks.get(name)?.holders.some((h) => h.sessionId === s.id) === true,
+          () => `session ${s.id} lists ${name} as held, the lock does not`,
+        );
+      }
+      for (const name of s.waiting) {
+        invariant(
+          this.locks.get(name)?.queue.find(s.id) !== undefined,
+          () => `session ${s.id} lists ${name} as waited for, the queue does not`,
+        );
+      }
       openSessions.set(s.clientId, (openSessions.get(s.clientId) ?? 0) + 1);
     }
     const tokens = new Set<number>();
@@ -271,18 +301,28 @@ export class LockStateMachine {
   }
 
   private assertLockInvariants(lock: Lock, tokens: Set<number>): void {
-    const where = (): string => `lock ${lock.name}: holders ${lock.holders.map((h) => `${h.mode}@${h.sessionId}#${h.token}`).join(",")} waiters ${lock.queue.toArray().map((w) => `${w.mode}@${w.sessionId}`).join(",")}`;
+    const where = (): string => {
+      const holders = lock.holders.map((h) => `${h.mode}@${h.sessionId}#${h.token}`).join(",");
+      const waiters = lock.queue.toArray().map((w) => `${w.mode}@${w.sessionId}`).join(",");
+      return `lock ${lock.name}: holders ${holders} waiters ${waiters}`;
+    };
     invariant(lock.holders.length + lock.queue.length > 0, () => `${where()}: empty entry kept`);
     const exclusive = lock.holders.filter((h) => h.mode === "exclusive").length;
     invariant(exclusive === 0 || lock.holders.length === 1, () => `${where()}: exclusive shares the lock`);
     for (const h of lock.holders) {
       invariant(this.sessions.get(h.sessionId)?.held.has(lock.name) === true, () => `${where()}: holder ${h.sessionId} has no session holding it`);
-      invariant(h.token < this.nextToken && !tokens.has(h.token), () => `${where()}: token ${h.token} reused or not below next token ${this.nextToken}`);
+      invariant(
+        h.token < this.nextToken && !tokens.has(h.token),
+        () => `${where()}: token ${h.token} reused or not below next token ${this.nextToken}`,
+      );
       tokens.add(h.token);
     }
     for (const w of lock.queue.toArray()) {
       invariant(this.sessions.get(w.sessionId)?.waiting.has(lock.name) === true, () => `${where()}: waiter ${w.sessionId} has no session waiting`);
-      invariant(w.deadlineMs > this.clockMs && w.deadlineMs >= this.earliestDueMs, () => `${where()}: waiter ${w.sessionId} deadline ${w.deadlineMs} passed (clock ${this.clockMs}) or before earliestDueMs`);
+      invariant(
+        w.deadlineMs > this.clockMs && w.deadlineMs >= this.earliestDueMs,
+        () => `${where()}: waiter ${w.sessionId} deadline ${w.deadlineMs} passed (clock ${this.clockMs}) or before earliestDueMs`,
+      );
       invariant(!lock.holders.some((h) => h.sessionId === w.sessionId), () => `${where()}: session ${w.sessionId} holds and waits`);
     }
     const head = lock.queue.head();
@@ -413,7 +453,8 @@ export class LockStateMachine {
       return errorAnswer("OVERLOADED", `${this.sessions.size} sessions open, the limit is ${this.config.sessionsMax}`);
     }
     this.dedup.attachSession(command.clientId);
-    const session: Session = { id, clientId: command.clientId, ttlMs: command.ttlMs, deadlineMs: this.clockMs + command.ttlMs, held: new Set(), waiting: new Set() };
+    const { clientId, ttlMs } = command;
+    const session: Session = { id, clientId, ttlMs, deadlineMs: this.clockMs + ttlMs, held: new Set(), waiting: new Set() };
     this.sessions.set(id, session);
     this.noteDeadline(session.deadlineMs);
     return { type: "sessionOpened", sessionId: id, ttlMs: command.ttlMs };
@@ -423,7 +464,10 @@ export class LockStateMachine {
     const session = this.liveSession(command);
     if (isErrorAnswer(session)) return session;
     const deadlineMs = this.clockMs + session.ttlMs;
-    invariant(deadlineMs >= session.deadlineMs, () => `keepAlive would move session ${session.id} deadline back from ${session.deadlineMs} to ${deadlineMs}`);
+    invariant(
+      deadlineMs >= session.deadlineMs,
+      () => `keepAlive would move session ${session.id} deadline back from ${session.deadlineMs} to ${deadlineMs}`,
+    );
     session.deadlineMs = deadlineMs;
     return { type: "keptAlive", sessionId: session.id, ttlMs: session.ttlMs };
   }
@@ -475,7 +519,8 @@ export class LockStateMachine {
     if (current === undefined) return undefined;
     const state = holder !== undefined ? "holds" : "waits for";
     if (current.mode !== mode) {
-      return errorAnswer("INVALID_ARGUMENT", `session ${sessionId} ${state} ${lock.name} in ${current.mode} mode; release it before asking for ${mode}`);
+      const message = `session ${sessionId} ${state} ${lock.name} in ${current.mode} mode; release it before asking for ${mode}`;
+      return errorAnswer("INVALID_ARGUMENT", message);
     }
     if (holder !== undefined) return { type: "granted", name: lock.name, mode, token: holder.token };
     return { type: "queued", name: lock.name, mode, position: lock.queue.position(sessionId) };
@@ -550,7 +595,10 @@ export class LockStateMachine {
 
   private grant(lock: Lock, session: Session, owner: string, mode: LockMode): Holder {
     invariant(this.nextToken < Number.MAX_SAFE_INTEGER, () => `fencing tokens exhausted at ${this.nextToken}`);
-    invariant(compatible(lock.holders, mode), () => `granting ${mode} ${lock.name} to session ${session.id} next to ${lock.holders.map((h) => `${h.mode}@${h.sessionId}`).join(",")}`);
+    invariant(
+      compatible(lock.holders, mode),
+      () => `granting ${mode} ${lock.name} to session ${session.id} next to ${lock.holders.map((h) => `${h.mode}@${h.sessionId}`).join(",")}`,
+    );
     const holder: Holder = { sessionId: session.id, owner, mode, token: asFencingToken(this.nextToken), sinceMs: this.clockMs };
     this.nextToken += 1;
     lock.holders.push(holder);
@@ -578,7 +626,10 @@ export class LockStateMachine {
       if (head === undefined || !compatible(lock.holders, head.mode)) break;
       lock.queue.shift();
       const session = this.sessions.get(head.sessionId);
-      invariant(session !== undefined && session.deadlineMs > this.clockMs, () => `granting ${name} to session ${head.sessionId} which is ${session === undefined ? "gone" : `expired at ${session.deadlineMs}`} (clock ${this.clockMs})`);
+      invariant(
+        session !== undefined && session.deadlineMs > this.clockMs,
+        () => `granting ${name} to session ${head.sessionId}, ${session === undefined ? "gone" : `expired at ${session.deadlineMs}`} (clock ${this.clockMs})`,
+      );
       session.waiting.delete(name);
       const holder = this.grant(lock, session, head.owner, head.mode);
       fx.events.push({ type: "granted", sessionId: session.id, clientId: session.clientId, name, mode: holder.mode, token: holder.token });
@@ -589,7 +640,9 @@ export class LockStateMachine {
   private heldAnswer(lock: Lock): LockAnswer {
     const first = lock.holders[0];
     invariant(first !== undefined, () => `${lock.name} refuses a try-lock with no holder and ${lock.queue.length} waiters`);
-    const holders = lock.holders.slice(0, HELD_ANSWER_HOLDERS_MAX).map((h) => ({ sessionId: h.sessionId, owner: h.owner, mode: h.mode, token: h.token }));
+    const holders = lock.holders
+      .slice(0, HELD_ANSWER_HOLDERS_MAX)
+      .map((h) => ({ sessionId: h.sessionId, owner: h.owner, mode: h.mode, token: h.token }));
     return { type: "held", name: lock.name, mode: first.mode, holders, holderCount: lock.holders.length, waiterCount: lock.queue.length };
   }
 

@@ -95,6 +95,8 @@ export class Driver {
   /** Replaces the machine by one restored from its snapshot, after a JSON round trip. */
   restart(): void {
     const snapshot: unknown = JSON.parse(JSON.stringify(this.machine.snapshot()));
+    // Plain data only: a Map, a class instance or an undefined field would not survive JSON.
+    expect(snapshot).toStrictEqual(this.machine.snapshot());
     const restored = LockStateMachine.restore(snapshot, this.config);
     if (!restored.ok) throw new Error(restored.error);
     expect(restored.machine.snapshot()).toEqual(this.machine.snapshot());
