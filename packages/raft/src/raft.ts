@@ -66,6 +66,8 @@ export class Raft {
   /** Invariant: electionTicks <= randomizedElectionTimeout < 2 * electionTicks. */
   private randomizedElectionTimeout = 0;
   private msgs: Message[] = [];
+  /** Proposals were appended since the last broadcast; takeMessages sends them (batched). */
+  private broadcastPending = false;
   private readStates: ReadState[] = [];
   private readonly readOnly: ReadOnly;
   /** Leader: reads that arrived before an entry of its term was committed. Bounded by maxPendingReads. */
@@ -143,7 +145,9 @@ export class Raft {
     if (refusal !== undefined) return refusal;
     this.uncommittedBytes += data.byteLength + ENTRY_OVERHEAD_BYTES;
     const index = this.appendEntries([{ kind: "normal", data }]);
-    this.bcastAppend();
+    // Proposals made in the same turn go to followers together, in as few appends as the
+    // byte limit allows, when the driver next collects messages (takeMessages).
+    this.broadcastPending = true;
     this.assertInvariants();
     return { ok: true, index, term: this.term };
   }
@@ -569,6 +573,13 @@ export class Raft {
     return last;
   }
 
+  /** Sends the appends that proposals deferred, if the node still leads. */
+  private flushBroadcast(): void {
+    if (!this.broadcastPending) return;
+    this.broadcastPending = false;
+    if (this.role === "leader") this.bcastAppend();
+  }
+
   private bcastAppend(): void {
     for (const id of this.tracker.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
@@ -791,10 +802,11 @@ export class Raft {
   }
 
   hasOutput(): boolean {
-    return this.msgs.length > 0 || this.readStates.length > 0;
+    return this.msgs.length > 0 || this.readStates.length > 0 || this.broadcastPending;
   }
 
   takeMessages(): Message[] {
+    this.flushBroadcast();
     const msgs = this.msgs;
     this.msgs = [];
     return msgs;

@@ -70,6 +70,19 @@ describe("replication", () => {
     expect(net.get(3).applied.length).toBe(10);
   });
 
+  it("sends the proposals of one turn to each follower in one append", () => {
+    const net = new Network({ voters: [1, 2, 3] });
+    net.campaign(1);
+    net.flush();
+    const before = net.sent.length;
+    for (let i = 0; i < 50; i++) net.propose(1, `p${i}`);
+    net.flush();
+    const appends = appendsTo(net.sent.slice(before), 2).filter((a) => a.entries.length > 0);
+    expect(appends).toHaveLength(1);
+    expect(appends[0]?.entries).toHaveLength(50);
+    expect(net.get(2).applied.length).toBeGreaterThanOrEqual(50);
+  });
+
   it("backtracks over a long divergent tail in a few round trips, by term", () => {
     const net = new Network({ voters: [1, 2, 3] });
     net.campaign(1);
