@@ -4,7 +4,7 @@
 // cannot leave the application having seen half of it.
 
 import { decodeFrame, type FrameDecodeLimits } from "./codec.js";
-import type { ChannelValidator, MessageHandler, PeerId } from "./types.js";
+import type { ChannelValidator, MessageHandler, PeerId, ValidationResult } from "./types.js";
 
 /** Application channel names; names starting with anything else are reserved. */
 const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,31}$/;
@@ -54,7 +54,7 @@ export class ChannelRegistry {
       const [name, payload] = decoded.envelopes[i]!;
       const channel = this.channels.get(name);
       if (channel === undefined) return { ok: false, reason: `envelope ${i}: unknown channel ${JSON.stringify(name.slice(0, 40))}` };
-      const result = channel.validate(payload, from);
+      const result = validateSafely(channel, payload, from);
       if (!result.ok) {
         const { code, path, detail } = result.error;
         return { ok: false, reason: `envelope ${i} on ${name}: ${code} at ${path}: ${detail}` };
@@ -67,5 +67,18 @@ export class ChannelRegistry {
   /** Hands an accepted frame's messages to their handlers, in frame order. */
   static deliver(frame: AcceptedFrame, from: PeerId): void {
     for (const { channel, message } of frame.deliveries) channel.onMessage(from, message);
+  }
+}
+
+/**
+ * A validator that throws on strange input is a bug, but the input came from the network:
+ * it must cost the link, not the process. The exception becomes a refusal.
+ */
+function validateSafely(channel: Channel, payload: unknown, from: PeerId): ValidationResult<unknown> {
+  try {
+    return channel.validate(payload, from);
+  } catch (error) {
+    const detail = `validator threw: ${error instanceof Error ? error.message : String(error)}`;
+    return { ok: false, error: { code: "wrongType", path: "", detail } };
   }
 }

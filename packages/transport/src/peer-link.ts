@@ -8,7 +8,7 @@
 import { WebSocket } from "ws";
 import { ChannelRegistry } from "./channels.js";
 import { encodeEnvelope, HEARTBEAT_FRAME } from "./codec.js";
-import { CloseCode, DialerHandshake, type RandomBytes } from "./handshake.js";
+import { CloseCode, DialerHandshake, type HandshakeIdentity } from "./handshake.js";
 import { SendQueue } from "./send-queue.js";
 import { rawBytes, runHandshake } from "./socket-handshake.js";
 import {
@@ -24,12 +24,12 @@ import {
 /** What a link needs from the transport that owns it. */
 export interface LinkHost {
   readonly self: PeerId;
-  readonly secret: Uint8Array;
+  /** What the handshake proves: our id and the cluster secret (and, in tests, fixed nonces). */
+  readonly identity: HandshakeIdentity;
   readonly limits: TransportLimits;
   readonly logger: TransportLogger;
   readonly registry: ChannelRegistry;
   readonly random: () => number;
-  readonly randomBytes: RandomBytes | undefined;
   readonly now: () => number;
   /** Registers a socket so that transport close() can end it. */
   track(ws: WebSocket): void;
@@ -120,7 +120,6 @@ export class PeerLink {
       this.host.closeSocket(previous, CloseCode.replaced, "replaced by a newer connection");
     }
     this.socket = ws;
-    this.failedDials = 0;
     this.counters.connects += 1;
     if (this.counters.connects > 1) this.counters.reconnects += 1;
     this.lastReceivedMs = this.lastSentMs = this.host.now();
@@ -160,6 +159,9 @@ export class PeerLink {
       this.host.closeSocket(ws, CloseCode.protocolError, "malformed frame");
       return;
     }
+    // The backoff restarts only once the peer has sent a valid frame: a peer that
+    // authenticates and is then refused at once must not be redialed in a tight loop.
+    this.failedDials = 0;
     const count = verdict.frame.deliveries.length;
     if (count === 0) {
       this.counters.heartbeatsReceived += 1;
@@ -275,10 +277,7 @@ export class PeerLink {
   }
 
   private authenticateDialed(ws: WebSocket, onRefused: () => void): void {
-    const handshake = new DialerHandshake(
-      this.host.randomBytes === undefined ? { self: this.host.self, secret: this.host.secret } : { self: this.host.self, secret: this.host.secret, randomBytes: this.host.randomBytes },
-      this.peer,
-    );
+    const handshake = new DialerHandshake(this.host.identity, this.peer);
     runHandshake(ws, handshake, this.host.limits.handshakeTimeoutMs, {
       authenticated: () => {
         this.dialing = undefined;

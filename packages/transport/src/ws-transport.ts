@@ -7,7 +7,7 @@ import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { WebSocket, WebSocketServer } from "ws";
 import { ChannelRegistry } from "./channels.js";
-import { AcceptorHandshake, CloseCode, dials, type HandshakeIdentity, type RandomBytes } from "./handshake.js";
+import { AcceptorHandshake, CloseCode, dials, type RandomBytes } from "./handshake.js";
 import { PeerLink, type LinkHost } from "./peer-link.js";
 import { runHandshake } from "./socket-handshake.js";
 import {
@@ -68,14 +68,14 @@ export class WsTransport implements PeerTransport {
     this.limits = resolveLimits(options.limits);
     this.logger = options.logger ?? SILENT_LOGGER;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    const secret = new Uint8Array(options.secret);
     this.host = {
       self: this.self,
-      secret: new Uint8Array(options.secret),
+      identity: dependencies.randomBytes === undefined ? { self: this.self, secret } : { self: this.self, secret, randomBytes: dependencies.randomBytes },
       limits: this.limits,
       logger: this.logger,
       registry: this.registry,
       random: dependencies.random ?? Math.random,
-      randomBytes: dependencies.randomBytes,
       now: dependencies.now ?? (() => performance.now()),
       track: (ws) => this.track(ws),
       closeSocket: (ws, code, reason) => this.closeSocket(ws, code, reason),
@@ -134,7 +134,7 @@ export class WsTransport implements PeerTransport {
       if (link !== undefined) link.onSocketError(ws, error);
       else this.logger.debug({ remote, error: error.message }, "inbound socket error before authentication");
     });
-    const handshake = new AcceptorHandshake(this.identity(), (peer) => this.links.has(peer));
+    const handshake = new AcceptorHandshake(this.host.identity, (peer) => this.links.has(peer));
     runHandshake(ws, handshake, this.limits.handshakeTimeoutMs, {
       authenticated: (peer) => {
         link = this.links.get(peer);
@@ -149,11 +149,6 @@ export class WsTransport implements PeerTransport {
         this.closeSocket(ws, code, reason);
       },
     });
-  }
-
-  private identity(): HandshakeIdentity {
-    const { self, secret, randomBytes } = this.host;
-    return randomBytes === undefined ? { self, secret } : { self, secret, randomBytes };
   }
 
   private track(ws: WebSocket): void {

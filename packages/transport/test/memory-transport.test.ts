@@ -91,6 +91,24 @@ describe("MemoryTransport", () => {
     await waitFor("delivery to the restarted node", () => got.length === 1);
   });
 
+  it("turns a validator that throws into a refused frame, not a crash", async () => {
+    network = new MemoryTransportNetwork();
+    const a = network.create("us-east/1");
+    const b = network.create("us-east/2");
+    const seen: unknown[] = [];
+    const fragile = (x: unknown) => {
+      if (x === null) throw new TypeError("cannot read properties of null");
+      return { ok: true as const, value: x };
+    };
+    a.registerChannel("echo", fragile, () => {});
+    b.registerChannel("echo", fragile, (_from, message) => seen.push(message));
+    a.send("us-east/2", "echo", null);
+    await waitFor("the refusal", () => b.stats().peers.get("us-east/1")?.counters.framesRejected === 1);
+    a.send("us-east/2", "echo", 42);
+    await waitFor("the next message", () => seen.length === 1);
+    expect(seen).toStrictEqual([42]);
+  });
+
   it("refuses programming errors loudly: unknown peer, unregistered channel", () => {
     network = new MemoryTransportNetwork();
     const a = node("us-east/1", []);
