@@ -116,6 +116,12 @@ export class LockStateMachine {
   private readonly config: LockConfig;
   private readonly sessions = new Map<SessionId, Session>();
   private readonly locks = new Map<string, Lock>();
+  /**
+   * Names that may have waiters: a superset of the locks with a non-empty queue and a subset
+   * of the lock entries (so at most locksMax), pruned by every deadline scan. Scans for due
+   * waits visit these rather than every lock.
+   */
+  private readonly queuedNames = new Set<string>();
   private dedup: DedupTable;
   /** Highest log index applied; session ids are log indexes, so they never repeat. */
   private appliedIndex = 0;
@@ -296,6 +302,7 @@ export class LockStateMachine {
     }
     const tokens = new Set<number>();
     for (const lock of this.locks.values()) this.assertLockInvariants(lock, tokens);
+    for (const name of this.queuedNames) invariant(this.locks.has(name), () => `queuedNames holds ${name}, which has no lock entry`);
     this.dedup.assertInvariants(openSessions, this.clockMs);
     invariant(this.earliestDueMs <= this.dedup.earliestForgetMs(), () => `an idle dedup record is due before earliestDueMs ${this.earliestDueMs}`);
   }
@@ -325,6 +332,7 @@ export class LockStateMachine {
       );
       invariant(!lock.holders.some((h) => h.sessionId === w.sessionId), () => `${where()}: session ${w.sessionId} holds and waits`);
     }
+    invariant(lock.queue.length === 0 || this.queuedNames.has(lock.name), () => `${where()}: queued but not in queuedNames`);
     const head = lock.queue.head();
     invariant(head === undefined || !compatible(lock.holders, head.mode), () => `${where()}: the head waiter could be granted`);
   }
@@ -348,6 +356,7 @@ export class LockStateMachine {
       }
       for (const w of l.waiters) {
         lock.queue.push({ ...w });
+        this.queuedNames.add(l.name);
         this.mustSession(w.sessionId).waiting.add(l.name);
       }
     }
@@ -404,7 +413,7 @@ export class LockStateMachine {
     const now = this.clockMs;
     const dueSessions = [...this.sessions.values()].filter((s) => s.deadlineMs <= now).sort((a, b) => a.id - b.id);
     for (const session of dueSessions) this.endSession(session, "expired", fx);
-    const namesWithDueWaits = [...this.locks.values()].filter((l) => l.queue.earliestDeadlineMs() <= now).map((l) => l.name);
+    const namesWithDueWaits = [...this.queuedNames].filter((name) => (this.locks.get(name)?.queue.earliestDeadlineMs() ?? Number.POSITIVE_INFINITY) <= now);
     for (const name of sortedNames(namesWithDueWaits)) {
       for (const waiter of this.mustLock(name).queue.removeDue(now)) {
         const session = this.mustSession(waiter.sessionId);
@@ -421,7 +430,11 @@ export class LockStateMachine {
   private recomputeEarliestDue(): void {
     let earliest = this.dedup.earliestForgetMs();
     for (const session of this.sessions.values()) earliest = Math.min(earliest, session.deadlineMs);
-    for (const lock of this.locks.values()) earliest = Math.min(earliest, lock.queue.earliestDeadlineMs());
+    for (const name of [...this.queuedNames]) {
+      const queue = this.locks.get(name)?.queue;
+      if (queue === undefined || queue.length === 0) this.queuedNames.delete(name);
+      else earliest = Math.min(earliest, queue.earliestDeadlineMs());
+    }
     this.earliestDueMs = earliest;
   }
 
@@ -501,6 +514,7 @@ export class LockStateMachine {
     }
     const deadlineMs = this.clockMs + command.waitMs;
     lock.queue.push({ sessionId: session.id, owner: command.owner, mode, deadlineMs, sinceMs: this.clockMs });
+    this.queuedNames.add(name);
     session.waiting.add(name);
     this.noteDeadline(deadlineMs);
     return { type: "queued", name, mode, position: lock.queue.length };
@@ -634,7 +648,10 @@ export class LockStateMachine {
       const holder = this.grant(lock, session, head.owner, head.mode);
       fx.events.push({ type: "granted", sessionId: session.id, clientId: session.clientId, name, mode: holder.mode, token: holder.token });
     }
-    if (lock.holders.length === 0 && lock.queue.length === 0) this.locks.delete(name);
+    if (lock.holders.length === 0 && lock.queue.length === 0) {
+      this.locks.delete(name);
+      this.queuedNames.delete(name);
+    }
   }
 
   private heldAnswer(lock: Lock): LockAnswer {
