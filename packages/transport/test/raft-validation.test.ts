@@ -136,6 +136,13 @@ describe("validateRaftMessage", () => {
     expect(decodeFrame(buildFrame([encodeEnvelope("raft", deep)]), DEFAULT_LIMITS).ok).toBe(false);
   });
 
+  it("survives nesting deep enough to overflow the decoder's stack, and decodes normally after", () => {
+    const deep = new Uint8Array(500_000).fill(0x91);
+    deep[deep.length - 1] = 0x01;
+    expect(decodeFrame(deep, DEFAULT_LIMITS).ok).toBe(false);
+    expect(throughTheWire(heartbeat).ok).toBe(true);
+  });
+
   it("property: every valid message round-trips through encode, decode and validate unchanged", () => {
     fc.assert(
       fc.property(validMessage, (message) => {
