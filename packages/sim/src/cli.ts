@@ -1,9 +1,11 @@
-// npm run sim -- --nodes 5 --seeds 1000 --start 7000 --steps 5000 [--verbose]
+// npm run sim -- --nodes 5 --seeds 1000 --start 7000 --steps 5000 [--profile P] [--verbose]
 //
 // Runs seeds start..start+seeds-1, prints each failing seed with its violation and the
 // command that replays it alone, and ends with exactly one line "seeds: N, violations: V".
 // Exit status 1 when V > 0, 2 on bad arguments.
 
+import { PROFILES } from "./config.js";
+import type { Profile } from "./config.js";
 import { replayCommand } from "./replay.js";
 import { runSimulation } from "./simulation.js";
 import type { SimResult } from "./simulation.js";
@@ -13,18 +15,27 @@ interface CliArgs {
   readonly seeds: number;
   readonly start: number;
   readonly steps: number;
+  readonly profile: Profile;
   readonly verbose: boolean;
 }
 
-const USAGE = "usage: sim [--nodes N] [--seeds COUNT] [--start SEED] [--steps EVENTS] [--verbose]";
+const USAGE = `usage: sim [--nodes N] [--seeds COUNT] [--start SEED] [--steps EVENTS] [--profile ${PROFILES.join("|")}] [--verbose]`;
 
 export function parseArgs(argv: readonly string[]): CliArgs {
   const values: Record<string, number> = { nodes: 3, seeds: 100, start: 1, steps: 5000 };
   let verbose = false;
+  let profile: Profile = "mixed";
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--verbose") {
       verbose = true;
+      continue;
+    }
+    if (arg === "--profile") {
+      const value = PROFILES.find((p) => p === argv[i + 1]);
+      if (value === undefined) throw new Error(`bad argument --profile ${argv[i + 1] ?? ""}\n${USAGE}`);
+      profile = value;
+      i += 1;
       continue;
     }
     const name = arg.startsWith("--") ? arg.slice(2) : "";
@@ -33,7 +44,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     values[name] = value;
     i += 1;
   }
-  const args = { nodes: values.nodes as number, seeds: values.seeds as number, start: values.start as number, steps: values.steps as number, verbose };
+  const args = { nodes: values.nodes as number, seeds: values.seeds as number, start: values.start as number, steps: values.steps as number, profile, verbose };
   if (args.nodes < 1 || args.nodes > 9) throw new Error(`--nodes must be 1..9\n${USAGE}`);
   return args;
 }
@@ -47,7 +58,7 @@ function report(result: SimResult, args: CliArgs): void {
     console.log("  last events:");
     for (const line of result.recentTrace.slice(-20)) console.log(`    ${line}`);
   }
-  console.log(`  replay: ${replayCommand(result.seed, args.nodes, args.steps)}`);
+  console.log(`  replay: ${replayCommand(result.seed, args.nodes, args.steps, args.profile)}`);
 }
 
 function main(argv: readonly string[]): number {
@@ -64,6 +75,7 @@ function main(argv: readonly string[]): number {
       seed,
       nodes: args.nodes,
       steps: args.steps,
+      profile: args.profile,
       ...(args.verbose ? { traceSink: (line: string) => console.log(line) } : {}),
     });
     if (result.violation !== undefined) violations += 1;

@@ -18,6 +18,17 @@ export interface FaultConfig {
   readonly healWeight: number;
   readonly transferWeight: number;
   readonly membershipWeight: number;
+  /**
+   * Probability that a crash or an isolation aims at the current leader. Leader churn with
+   * divergent uncommitted tails is where commit rules go wrong (the paper's Figure 8).
+   */
+  readonly leaderTargetProbability: number;
+  /**
+   * Probability that a newly elected leader is isolated at once, or isolated or crashed
+   * within newLeaderFaultMsMax of its election, while it still brings followers up to date.
+   */
+  readonly newLeaderFaultProbability: number;
+  readonly newLeaderFaultMsMax: number;
   /** Probability that a crash picks a node whose write is not yet fsynced, if there is one. */
   readonly crashDuringFsyncProbability: number;
   /** Probability of a quick restart (within quickRestartMsMax) rather than one within restartMsMax. */
@@ -45,9 +56,13 @@ export interface LivenessConfig {
   readonly timeoutMs: number;
   /** Proposals made after the faults stopped that must commit. */
   readonly proposals: number;
+  /** Time between client requests after the faults stopped. */
+  readonly clientIntervalMs: number;
 }
 
 export interface SimParams {
+  /** The profile this seed was drawn with (never "mixed"). */
+  readonly profile: Profile;
   readonly nodes: number;
   /** Virtual time between ticks; each node's clock runs off by up to tickDriftPpm. */
   readonly tickMs: number;
@@ -73,11 +88,29 @@ export type ParamOverrides = {
   readonly [K in keyof SimParams]?: SimParams[K] extends object ? Partial<SimParams[K]> : SimParams[K];
 };
 
-export function paramsForSeed(seed: number, nodes: number, overrides: ParamOverrides = {}): SimParams {
+/**
+ * `swarm` draws every knob independently from the seed. `leaderChurn` is the targeted
+ * pattern for commit-rule bugs: one entry per append and one append in flight (so a new
+ * leader brings followers up to date entry by entry), and faults that strike leaders,
+ * above all new ones. `mixed` (the default) runs a quarter of the seeds as leaderChurn.
+ */
+export type Profile = "mixed" | "swarm" | "leaderChurn";
+
+export const PROFILES: readonly Profile[] = ["mixed", "swarm", "leaderChurn"];
+
+const LEADER_CHURN: ParamOverrides = {
+  raft: { maxAppendBytes: 64, maxInflightAppends: 1 },
+  faults: { newLeaderFaultProbability: 0.9, newLeaderFaultMsMax: 40, leaderTargetProbability: 0.9 },
+};
+
+export function paramsForSeed(seed: number, nodes: number, profile: Profile = "mixed", overrides: ParamOverrides = {}): SimParams {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) throw new Error(`sim: nodes must be 1..9, got ${nodes}`);
-  const rng = new SeededRng(seed ^ 0x5eed);
+  // A stream of its own, so that the parameters do not shift the run's other streams.
+  const rng = new SeededRng(new SeededRng(seed).nextUint32() ^ 0x5eed);
   const pick = <T>(choices: readonly T[]): T => choices[rng.nextInt(choices.length)] as T;
+  const churn = profile === "leaderChurn" || (profile === "mixed" && rng.nextInt(4) === 0);
   const drawn: SimParams = {
+    profile: churn ? "leaderChurn" : "swarm",
     nodes,
     tickMs: 10,
     tickDriftPpm: pick([0, 1_000, 20_000]),
@@ -114,6 +147,9 @@ export function paramsForSeed(seed: number, nodes: number, overrides: ParamOverr
       healWeight: 1,
       transferWeight: 1,
       membershipWeight: pick([0, 1, 2]),
+      leaderTargetProbability: pick([0, 0.5, 0.9]),
+      newLeaderFaultProbability: pick([0, 0.3, 0.6]),
+      newLeaderFaultMsMax: pick([10, 40, 150]),
       crashDuringFsyncProbability: pick([0.3, 0.7]),
       quickRestartProbability: 0.5,
       quickRestartMsMax: 30,
@@ -127,7 +163,7 @@ export function paramsForSeed(seed: number, nodes: number, overrides: ParamOverr
       readProbability: 0.1,
       pendingProposalsMax: 512,
     },
-    liveness: { timeoutMs: 30_000, proposals: 3 },
+    liveness: { timeoutMs: 30_000, proposals: 3, clientIntervalMs: 100 },
     snapshotEveryEntries: pick([8, 40, 200]),
     snapshotKeepTailEntries: pick([0, 5, 50]),
     inboxMessagesMax: 1024,
@@ -136,7 +172,7 @@ export function paramsForSeed(seed: number, nodes: number, overrides: ParamOverr
     entriesMax: 1_000_000,
     recentTraceLines: 60,
   };
-  return applyOverrides(drawn, overrides);
+  return applyOverrides(churn ? applyOverrides(drawn, LEADER_CHURN) : drawn, overrides);
 }
 
 function applyOverrides(drawn: SimParams, overrides: ParamOverrides): SimParams {

@@ -48,9 +48,12 @@ export function chooseFault(view: ClusterView, config: FaultConfig, rng: SeededR
 function chooseCrash(view: ClusterView, config: FaultConfig, rng: SeededRng): FaultAction {
   const up = view.nodeIds.filter((id) => view.isUp(id));
   if (view.nodeIds.length - up.length >= config.downNodesMax) return { kind: "none", why: "enough nodes down" };
+  if (up.length === 0) return { kind: "none", why: "no node up" };
   const syncing = up.filter((id) => view.hasPendingWrite(id));
-  const pool = syncing.length > 0 && rng.chance(config.crashDuringFsyncProbability) ? syncing : up;
-  if (pool.length === 0) return { kind: "none", why: "no node up" };
+  const leader = view.leader();
+  let pool = up;
+  if (leader !== undefined && rng.chance(config.leaderTargetProbability)) pool = [leader.id];
+  else if (syncing.length > 0 && rng.chance(config.crashDuringFsyncProbability)) pool = syncing;
   const quick = rng.chance(config.quickRestartProbability);
   const restartAfterUs = 1 + rng.nextInt(msToUs(quick ? config.quickRestartMsMax : config.restartMsMax));
   return { kind: "crash", node: pickOne(pool, rng), restartAfterUs };
@@ -58,6 +61,12 @@ function chooseCrash(view: ClusterView, config: FaultConfig, rng: SeededRng): Fa
 
 function choosePartition(view: ClusterView, config: FaultConfig, rng: SeededRng): FaultAction {
   const ids = shuffled(view.nodeIds, rng);
+  const leader = view.leader();
+  if (leader !== undefined && rng.chance(config.leaderTargetProbability)) {
+    // The leader goes first: it is the one isolated, or on the minority side.
+    ids.splice(ids.indexOf(leader.id), 1);
+    ids.unshift(leader.id);
+  }
   const healAfterUs = 1 + rng.nextInt(msToUs(config.partitionMsMax));
   const kind = ids.length >= 3 ? pickOne(["isolate", "split", "bridge"] as const, rng) : "isolate";
   if (ids.length < 2) return { kind: "none", why: "one node cannot be partitioned" };

@@ -2,8 +2,8 @@
 
 export { runSimulation, Simulation } from "./simulation.js";
 export type { SimOptions, SimResult, SimEvent } from "./simulation.js";
-export { paramsForSeed } from "./config.js";
-export type { SimParams, ParamOverrides, FaultConfig, ClientConfig, LivenessConfig } from "./config.js";
+export { paramsForSeed, PROFILES } from "./config.js";
+export type { Profile, SimParams, ParamOverrides, FaultConfig, ClientConfig, LivenessConfig } from "./config.js";
 export { SimNode } from "./sim-node.js";
 export type { SimNodeConfig, SimNodeDeps, NodeEnv, NodeObserver, RaftTuning } from "./sim-node.js";
 export type { Application, ApplicationFactory } from "./application.js";

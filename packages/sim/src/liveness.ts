@@ -67,7 +67,13 @@ function checkReplicasIdentical(sim: Simulation, members: readonly NodeId[]): vo
 }
 
 function describeCluster(sim: Simulation): string {
-  const nodes = sim.nodes.map((node) => (node.isUp() ? describeStatus(node.rawNode().status()) : `n${node.id} down`));
+  const nodes = sim.nodes.map((node) => {
+    if (!node.isUp()) return `n${node.id} down`;
+    const status = node.rawNode().status();
+    const conf = `voters [${status.confState.voters.join(",")}] learners [${status.confState.learners.join(",")}]`;
+    const progress = status.progress.map((p) => `n${p.id} match ${p.match} next ${p.next} ${p.state}`).join(", ");
+    return `${describeStatus(status)} ${conf}${progress === "" ? "" : ` progress: ${progress}`}`;
+  });
   const partition = sim.network.currentPartition();
   return `${nodes.join("; ")}${partition === undefined ? "" : `; partition ${partition.kind}`}`;
 }

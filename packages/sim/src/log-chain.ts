@@ -107,7 +107,7 @@ export class LogChains {
       if (this.known.size >= this.entriesMax) throw new Error(`LogChains: more than ${this.entriesMax} distinct entries`);
       this.known.set(k, hash);
     } else if (seen !== hash) {
-      violated("logMatching", `node ${node} holds ${index}@${term} after a log that differs from another node's with the same entry`);
+      violated("logMatching", `node ${node} holds ${index}@${term}, but its log up to there differs from another node's that holds ${index}@${term}`);
     }
   }
 

@@ -14,7 +14,7 @@ import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
 import { SimClient } from "./client.js";
 import { paramsForSeed } from "./config.js";
-import type { ParamOverrides, SimParams } from "./config.js";
+import type { ParamOverrides, Profile, SimParams } from "./config.js";
 import { describeMessage, describeStatus } from "./describe.js";
 import { SimDisk } from "./disk.js";
 import type { DiskWrite } from "./disk.js";
@@ -38,6 +38,8 @@ export interface SimOptions {
   readonly nodes: number;
   /** Events executed in the fault phase. */
   readonly steps: number;
+  /** How the seed's parameters are drawn (default "mixed"). */
+  readonly profile?: Profile;
   readonly overrides?: ParamOverrides;
   /** Builds each node's Raft (a test passes a deliberately broken subclass). */
   readonly createRaft?: (config: RaftConfig) => Raft;
@@ -69,6 +71,7 @@ export type SimEvent =
   | { readonly kind: "restart"; readonly node: NodeId }
   | { readonly kind: "heal"; readonly partition: number }
   | { readonly kind: "fault" }
+  | { readonly kind: "strikeLeader"; readonly node: NodeId; readonly term: number; readonly how: "crash" | "isolate" }
   | { readonly kind: "client" };
 
 export function runSimulation(options: SimOptions): SimResult {
@@ -94,11 +97,13 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   private clientOn = true;
   /** Incremented at every partition, so that a stale heal event leaves a newer one alone. */
   private partitionSeq = 0;
+  /** The highest term in which a leader was seen (for the new-leader crash pattern). */
+  private lastLeaderTerm = 0;
   private readonly counters = { crashes: 0, restarts: 0, partitions: 0, transfers: 0, confChanges: 0, reads: 0, snapshotsInstalled: 0 };
 
   constructor(readonly options: SimOptions) {
     if (!Number.isInteger(options.steps) || options.steps < 0) throw new Error(`sim: steps must be a non-negative integer, got ${options.steps}`);
-    this.params = paramsForSeed(options.seed, options.nodes, options.overrides);
+    this.params = paramsForSeed(options.seed, options.nodes, options.profile, options.overrides);
     const master = new SeededRng(options.seed);
     const fork = (): SeededRng => new SeededRng(master.nextUint32());
     this.queue = new EventQueue(this.params.eventsMax);
@@ -230,8 +235,49 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
     this.trace.record(`${item.atUs} #${this.stepCount} ${what}${states.length > 0 ? " | " + states.join(" | ") : ""}`);
     for (const id of touched) {
       const node = this.node(id);
-      if (node.isUp()) this.checker.afterEvent(node, node.rawNode().status());
+      if (!node.isUp()) continue;
+      const status = node.rawNode().status();
+      this.checker.afterEvent(node, status);
+      if (status.role === "leader" && status.term > this.lastLeaderTerm) this.newLeader(id, status.term);
     }
+  }
+
+  /**
+   * The new-leader fault pattern: with newLeaderFaultProbability, strike a leader as soon as
+   * it is elected (isolate it at once, so its no-op and first proposals exist only on its
+   * disk) or while it is still bringing followers up to date with earlier terms' entries
+   * (isolate or crash it within newLeaderFaultMsMax). Chained over a few terms this builds
+   * the divergent logs of the paper's Figure 8, which random faults reach only rarely.
+   */
+  private newLeader(id: NodeId, term: number): void {
+    this.lastLeaderTerm = term;
+    const f = this.params.faults;
+    if (!this.faultsOn || !this.faultRng.chance(f.newLeaderFaultProbability)) return;
+    const choice = this.faultRng.nextInt(3);
+    const how = choice === 2 ? "crash" : "isolate";
+    const delayUs = choice === 0 ? 0 : uniformUs(this.faultRng, 0, f.newLeaderFaultMsMax);
+    this.queue.push(this.clock.nowUs() + delayUs, { kind: "strikeLeader", node: id, term, how });
+  }
+
+  private strikeLeader(id: NodeId, term: number, how: "crash" | "isolate"): string {
+    const node = this.node(id);
+    const what = `${how} new leader n${id} of t${term}`;
+    if (!this.faultsOn || !node.isUp()) return `${what}: not up`;
+    const status = node.rawNode().status();
+    if (status.role !== "leader" || status.term !== term) return `${what}: no longer leads`;
+    const f = this.params.faults;
+    let action: FaultAction;
+    if (how === "isolate") {
+      const others = this.nodeIds.filter((other) => other !== id);
+      const healAfterUs = 1 + this.faultRng.nextInt(msToUs(f.partitionMsMax));
+      action = { kind: "partition", partition: { kind: "isolate", left: [id], right: others }, healAfterUs };
+    } else {
+      if (this.nodes.filter((n) => !n.isUp()).length >= f.downNodesMax) return `${what}: enough nodes down`;
+      const restartMsMax = this.faultRng.chance(f.quickRestartProbability) ? f.quickRestartMsMax : f.restartMsMax;
+      action = { kind: "crash", node: id, restartAfterUs: 1 + this.faultRng.nextInt(msToUs(restartMsMax)) };
+    }
+    this.applyFault(action, []);
+    return `strike: ${describeFault(action)}`;
   }
 
   private handle(event: SimEvent, touched: NodeId[]): string {
@@ -256,6 +302,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
         return this.fault(touched);
       case "client":
         return this.clientRequest(touched);
+      case "strikeLeader":
+        return this.strikeLeader(event.node, event.term, event.how);
     }
   }
 
@@ -353,7 +401,11 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
 
   private scheduleClient(): void {
     const c = this.params.client;
-    this.queue.push(this.clock.nowUs() + uniformUs(this.clientRng, c.intervalMsMin, c.intervalMsMax), { kind: "client" });
+    // After the faults the client only needs a few fresh proposals through: it slows down
+    // so that a backlog built under faults (tiny append batches, a slow disk) can drain.
+    const minMs = this.phase === "liveness" ? this.params.liveness.clientIntervalMs : c.intervalMsMin;
+    const maxMs = Math.max(minMs, c.intervalMsMax);
+    this.queue.push(this.clock.nowUs() + uniformUs(this.clientRng, minMs, maxMs), { kind: "client" });
   }
 
   // ---- Liveness (see liveness.ts for the conditions) ----

@@ -1,0 +1,82 @@
+// The node driver: a Ready's messages leave only once its write is durable, a crash before
+// the fsync loses that write (here, a vote), and a restart rebuilds the node from its disk.
+
+import { describe, expect, it } from "vitest";
+import { SeededRng, asIndex, asNodeId, asTerm } from "@geolock/raft";
+import type { Message, NodeId } from "@geolock/raft";
+import { KvApp, SafetyChecker, SimDisk, SimNode } from "../src/index.js";
+
+const [n1, n2, n3] = [1, 2, 3].map(asNodeId) as [NodeId, NodeId, NodeId];
+const CONF = { voters: [n1, n2, n3], learners: [] };
+
+function harness(): { node: SimNode; sent: Message[]; fsyncs: { life: number; delayUs: number }[] } {
+  const sent: Message[] = [];
+  const fsyncs: { life: number; delayUs: number }[] = [];
+  const node = new SimNode(
+    { id: n1, raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100 },
+    {
+      env: { scheduleDiskDone: (_node, life, delayUs) => fsyncs.push({ life, delayUs }), send: (m) => sent.push(m) },
+      observer: new SafetyChecker({ entriesMax: 1000, pendingReadsMax: 10 }),
+      disk: new SimDisk(CONF, { fsyncMsMin: 1, fsyncMsMax: 2, slowFsyncProbability: 0, slowFsyncMsMax: 2 }, new SeededRng(1)),
+      rng: new SeededRng(2),
+      createApp: () => new KvApp(),
+    },
+  );
+  return { node, sent, fsyncs };
+}
+
+const voteRequest: Message = { type: "vote", from: n2, to: n1, term: asTerm(1), lastLogIndex: asIndex(0), lastLogTerm: asTerm(0), transfer: false };
+
+describe("SimNode", () => {
+  it("answers a vote only after the vote is durable", () => {
+    const { node, sent, fsyncs } = harness();
+    node.start();
+    node.receive(voteRequest);
+    expect(node.isBlocked()).toBe(true);
+    expect(sent).toEqual([]);
+    expect(node.disk.storage.hardState().vote).toBe(0);
+    node.diskDone(fsyncs[0]?.life ?? -1);
+    expect(node.disk.storage.hardState()).toEqual({ term: 1, vote: 2, commit: 0 });
+    expect(sent).toMatchObject([{ type: "voteResp", from: 1, to: 2, term: 1, reject: false }]);
+  });
+
+  it("forgets a vote whose fsync had not completed when it crashed", () => {
+    const { node, sent, fsyncs } = harness();
+    node.start();
+    node.receive(voteRequest);
+    expect(node.crash()).toBe(true);
+    node.diskDone(fsyncs[0]?.life ?? -1);
+    expect(sent).toEqual([]);
+    node.start();
+    expect(node.life).toBe(2);
+    expect(node.rawNode().status()).toMatchObject({ term: 0, vote: 0 });
+  });
+
+  it("queues messages that arrive while it waits for its disk, and handles them afterwards", () => {
+    const { node, sent, fsyncs } = harness();
+    node.start();
+    node.receive(voteRequest);
+    node.receive({ ...voteRequest, from: n3 });
+    expect(sent).toEqual([]);
+    node.diskDone(1);
+    // The second candidate asks in the same term: the durable vote for node 2 stands.
+    expect(sent.map((m) => [m.type, m.to, "reject" in m ? m.reject : undefined])).toEqual([
+      ["voteResp", 2, false],
+      ["voteResp", 3, true],
+    ]);
+    expect(fsyncs).toHaveLength(1);
+  });
+
+  it("ignores the completion of a write from an earlier lifetime", () => {
+    const { node, fsyncs } = harness();
+    node.start();
+    node.receive(voteRequest);
+    node.crash();
+    node.start();
+    node.receive({ ...voteRequest, term: asTerm(2), from: n3 });
+    node.diskDone(1);
+    expect(node.isBlocked()).toBe(true);
+    node.diskDone(fsyncs[1]?.life ?? -1);
+    expect(node.disk.storage.hardState()).toEqual({ term: 2, vote: 3, commit: 0 });
+  });
+});
