@@ -1,0 +1,105 @@
+// What acquire() hands back: the lock's fencing token and a `lost` AbortSignal. The signal
+// is the one idiomatic shape Node code already knows how to pass down (fetch, streams,
+// child_process, timers all take a signal), so "stop the work the moment the lock may be
+// lost" is one argument away. Once lost, a handle stays lost.
+
+import type { LockMode } from "./decode.js";
+import { GeolockError } from "./errors.js";
+
+export type HandleState = "held" | "released" | "lost";
+
+export interface LockHandleInit {
+  readonly name: string;
+  readonly mode: LockMode;
+  readonly token: number;
+  readonly sessionId: number;
+  readonly region: string;
+  readonly owner: string;
+}
+
+/** The library's side of a handle: state changes that users must not be able to make. */
+export interface HandleControl {
+  readonly handle: LockHandle;
+  markLost(reason: GeolockError): void;
+  markReleased(): void;
+}
+
+export class LockHandle {
+  readonly name: string;
+  readonly mode: LockMode;
+  /** The fencing token: pass it to every resource the lock protects; it rejects lower ones. */
+  readonly token: number;
+  readonly sessionId: number;
+  readonly region: string;
+  readonly owner: string;
+  /** Aborts the moment the lock may no longer be held; `lost.reason` is a GeolockError (LOCK_LOST or CLOSED). */
+  readonly lost: AbortSignal;
+  private current: HandleState = "held";
+  private releasing: Promise<void> | undefined;
+
+  private constructor(
+    init: LockHandleInit,
+    lost: AbortSignal,
+    private readonly releaser: (handle: LockHandle) => Promise<void>,
+    private readonly remaining: () => number,
+  ) {
+    this.name = init.name;
+    this.mode = init.mode;
+    this.token = init.token;
+    this.sessionId = init.sessionId;
+    this.region = init.region;
+    this.owner = init.owner;
+    this.lost = lost;
+  }
+
+  /** Creates a handle and the control the session keeps for it. */
+  static create(init: LockHandleInit, releaser: (handle: LockHandle) => Promise<void>, remainingMs: () => number): HandleControl {
+    const controller = new AbortController();
+    const handle = new LockHandle(init, controller.signal, releaser, remainingMs);
+    return {
+      handle,
+      markLost: (reason) => {
+        if (handle.current !== "held") return;
+        handle.current = "lost";
+        controller.abort(reason);
+      },
+      markReleased: () => {
+        if (handle.current === "held") handle.current = "released";
+      },
+    };
+  }
+
+  get state(): HandleState {
+    return this.current;
+  }
+
+  /** How long the lock is known to be held at least (client clock, conservative); 0 once lost or released. */
+  remainingMs(): number {
+    return this.current === "held" ? Math.max(0, this.remaining()) : 0;
+  }
+
+  /** Throws the reason the lock was lost, if it was. */
+  throwIfLost(): void {
+    if (this.current === "lost") throw this.lost.reason as GeolockError;
+  }
+
+  /**
+   * Releases the lock. Idempotent once released. Rejects with LOCK_LOST (or CLOSED) if the
+   * lock was lost before the release took effect: the protected work may have overlapped
+   * with another holder's.
+   */
+  release(): Promise<void> {
+    if (this.current === "released") return Promise.resolve();
+    if (this.current === "lost") return Promise.reject(this.lost.reason as GeolockError);
+    this.releasing ??= this.releaser(this).finally(() => (this.releasing = undefined));
+    return this.releasing;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, mode: this.mode, token: this.token, sessionId: this.sessionId, region: this.region, owner: this.owner, state: this.current };
+  }
+}
+
+export function lostError(handle: LockHandle, why: string): GeolockError {
+  return new GeolockError("LOCK_LOST", `${handle.name} (token ${handle.token}) ${why}`);
+}

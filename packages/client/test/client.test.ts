@@ -1,0 +1,285 @@
+// GeolockClient against fake nodes (test/fake-node.ts) on 127.0.0.1: request matching and
+// pipelining, exactly-once retries (same seq) across dropped connections, failover, leader
+// hints, the conservative lease deadline, server-side expiry, try-lock and wait outcomes,
+// and close(). Nothing here asserts a duration; every wait is bounded by vi.waitFor or the
+// test timeout.
+
+import type { ClientRequest } from "@geolock/transport";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { GeolockClient, isGeolockError, type ConnectOptions } from "../src/index.js";
+import { err, FakeLockState, startRegion, type FakeNode } from "./fake-node.js";
+
+let nodes: FakeNode[] = [];
+let clients: GeolockClient[] = [];
+let state: FakeLockState;
+
+async function region(count: number): Promise<FakeNode[]> {
+  state = new FakeLockState();
+  nodes = await startRegion("us-east", count, state);
+  return nodes;
+}
+
+async function connect(options: ConnectOptions = {}): Promise<GeolockClient> {
+  const client = await GeolockClient.connect({ endpoints: nodes.map((n) => n.url), ttlMs: 3_000, requestTimeoutMs: 5_000, ...options });
+  clients.push(client);
+  return client;
+}
+
+function sent(node: FakeNode, op: ClientRequest["op"]): ClientRequest[] {
+  return node.requests.filter((r) => r.op === op);
+}
+
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(nodes.map((n) => n.close()));
+  state?.stop();
+  clients = [];
+  nodes = [];
+});
+
+describe("requests", () => {
+  it("matches answers to requests by id when they come back in another order", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    (a as FakeNode).reverseAnswers = true;
+    const names = Array.from({ length: 50 }, (_, i) => `us-east:k${i}`);
+    const statuses = await Promise.all(names.map((name) => client.status(name)));
+    expect(statuses.map((s) => s.name)).toEqual(names);
+  });
+
+  it("pipelines requests issued together into shared frames", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    const before = (a as FakeNode).frames.length;
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.status(`us-east:p${i}`)));
+    const frames = (a as FakeNode).frames.slice(before);
+    expect(frames.reduce((x, y) => x + y, 0)).toBe(300);
+    expect(frames.length).toBeLessThan(10);
+    expect(Math.max(...frames)).toBeLessThanOrEqual(256);
+  });
+
+  it("refuses a name without a region prefix before sending anything", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    await expect(client.acquire("no-prefix")).rejects.toMatchObject({ code: "INVALID_NAME" });
+    await expect(client.acquire("mars:x")).rejects.toMatchObject({ code: "INVALID_NAME" });
+    expect(sent(a as FakeNode, "openSession")).toHaveLength(0);
+  });
+});
+
+describe("exactly-once retries", () => {
+  it("re-sends an acquire with the same seq after the connection drops, and gets one grant", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    let cut = false;
+    (a as FakeNode).intercept = (r) => {
+      if (r.op !== "acquire" || cut) return undefined;
+      cut = true;
+      // The command is applied, but the answer is lost with the connection.
+      void state.handle(r, undefined);
+      return "disconnect";
+    };
+    const handle = await client.acquire("us-east:job");
+    const acquires = sent(a as FakeNode, "acquire") as Extract<ClientRequest, { op: "acquire" }>[];
+    expect(acquires.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(acquires.map((r) => `${r.clientId}/${r.seq}`)).size).toBe(1);
+    expect(state.applied.filter((r) => r.op === "acquire")).toHaveLength(1);
+    expect(handle.token).toBe(1);
+  });
+
+  it("re-sends with the same seq when an attempt goes unanswered", async () => {
+    const [a] = await region(1);
+    const client = await connect({ retry: { attemptTimeoutMs: 200 } });
+    let dropped = 0;
+    (a as FakeNode).intercept = (r) => (r.op === "acquire" && dropped++ < 2 ? "drop" : undefined);
+    const handle = await client.acquire("us-east:slow");
+    const seqs = (sent(a as FakeNode, "acquire") as Extract<ClientRequest, { op: "acquire" }>[]).map((r) => r.seq);
+    expect(seqs).toHaveLength(3);
+    expect(new Set(seqs).size).toBe(1);
+    expect(handle.token).toBeGreaterThan(0);
+  });
+});
+
+describe("failover", () => {
+  it("connects to the next endpoint when the first is down", async () => {
+    const [a, b] = await region(2);
+    await (a as FakeNode).close();
+    const client = await connect();
+    const handle = await client.acquire("us-east:fo");
+    expect(sent(b as FakeNode, "acquire")).toHaveLength(1);
+    expect(handle.token).toBe(1);
+  });
+
+  it("moves to another node when its node dies mid-request, keeping the seq", async () => {
+    const [a, b] = await region(2);
+    const client = await connect();
+    (a as FakeNode).intercept = (r) => {
+      if (r.op === "acquire") void (a as FakeNode).close();
+      return r.op === "acquire" ? "drop" : undefined;
+    };
+    await client.acquire("us-east:mid");
+    const first = sent(a as FakeNode, "acquire")[0] as Extract<ClientRequest, { op: "acquire" }>;
+    const second = sent(b as FakeNode, "acquire")[0] as Extract<ClientRequest, { op: "acquire" }>;
+    expect(second.seq).toBe(first.seq);
+    expect(second.clientId).toBe(first.clientId);
+  });
+
+  it("follows a NOT_LEADER hint to the node it names", async () => {
+    const [a, b] = await region(2);
+    const client = await connect();
+    (a as FakeNode).intercept = (r) => (r.op === "acquire" ? err("NOT_LEADER", "not the leader", (b as FakeNode).name) : undefined);
+    const handle = await client.acquire("us-east:hint");
+    expect(sent(a as FakeNode, "acquire")).toHaveLength(1);
+    expect(sent(b as FakeNode, "acquire")).toHaveLength(1);
+    expect(handle.token).toBe(1);
+  });
+
+  it("gives up with UNAVAILABLE when no node can be reached, within its deadline", async () => {
+    const [a] = await region(1);
+    const client = await connect({ requestTimeoutMs: 500 });
+    await (a as FakeNode).close();
+    await expect(client.status("us-east:x")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+});
+
+describe("losing a lock", () => {
+  it("fires lost at the conservative deadline when keep-alives stop being answered", async () => {
+    const [a] = await region(1);
+    const client = await connect({ ttlMs: 600, retry: { attemptTimeoutMs: 100 } });
+    const handle = await client.acquire("us-east:lease");
+    (a as FakeNode).intercept = (r) => (r.op === "keepAlive" ? "drop" : undefined);
+    await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(handle.state).toBe("lost");
+    expect(isGeolockError(handle.lost.reason, "LOCK_LOST")).toBe(true);
+    await expect(handle.release()).rejects.toMatchObject({ code: "LOCK_LOST" });
+  });
+
+  it("keeps a lock past its TTL while keep-alives are answered", async () => {
+    const [a] = await region(1);
+    const client = await connect({ ttlMs: 600 });
+    const handle = await client.acquire("us-east:kept");
+    await vi.waitFor(() => expect(sent(a as FakeNode, "keepAlive").length).toBeGreaterThanOrEqual(6), { timeout: 10_000, interval: 50 });
+    expect(handle.lost.aborted).toBe(false);
+    await handle.release();
+    expect(handle.state).toBe("released");
+  });
+
+  it("fires lost on a sessionExpired push and opens a new session for the next acquire", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    const handle = await client.acquire("us-east:pushed");
+    const lost = state.endSession(handle.sessionId);
+    (a as FakeNode).push({ push: "sessionExpired", region: "us-east", sessionId: handle.sessionId, lost });
+    await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    const again = await client.acquire("us-east:pushed");
+    expect(again.sessionId).not.toBe(handle.sessionId);
+    expect(again.token).toBeGreaterThan(handle.token);
+  });
+
+  it("fires lost when a keep-alive answers SESSION_EXPIRED", async () => {
+    await region(1);
+    const client = await connect({ ttlMs: 600 });
+    const handle = await client.acquire("us-east:expired");
+    state.endSession(handle.sessionId);
+    await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(sent(nodes[0] as FakeNode, "closeSession")).toHaveLength(0);
+  });
+
+  it("withLock rejects with LOCK_LOST when the lock was lost during the work", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    const work = client.withLock("us-east:wl", async (handle, lost) => {
+      const ended = state.endSession(handle.sessionId);
+      (a as FakeNode).push({ push: "sessionExpired", region: "us-east", sessionId: handle.sessionId, lost: ended });
+      await new Promise((resolve) => lost.addEventListener("abort", resolve, { once: true }));
+      return "done";
+    });
+    await expect(work).rejects.toMatchObject({ code: "LOCK_LOST" });
+  });
+});
+
+describe("acquire outcomes", () => {
+  it("refuses a try-lock on a held lock with HELD and the holders", async () => {
+    await region(1);
+    const holder = await connect({ owner: "holder-1" });
+    const other = await connect();
+    const handle = await holder.acquire("us-east:t");
+    const error = await other.acquire("us-east:t").catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "HELD" });
+    expect(isGeolockError(error) && error.details.holders?.[0]).toMatchObject({ owner: "holder-1", token: handle.token });
+  });
+
+  it("waits for a lock and gets it with a larger token when it is released", async () => {
+    await region(1);
+    const holder = await connect();
+    const waiter = await connect();
+    const first = await holder.acquire("us-east:w");
+    const waiting = waiter.acquire("us-east:w", { waitMs: 10_000 });
+    await vi.waitFor(() => expect(state.waiters.get("us-east:w")?.length).toBe(1), { timeout: 5_000, interval: 20 });
+    await first.release();
+    const second = await waiting;
+    expect(second.token).toBeGreaterThan(first.token);
+  });
+
+  it("rejects with TIMEOUT when the wait ends", async () => {
+    await region(1);
+    const holder = await connect();
+    const waiter = await connect();
+    await holder.acquire("us-east:to");
+    await expect(waiter.acquire("us-east:to", { waitMs: 300 })).rejects.toMatchObject({ code: "TIMEOUT" });
+  });
+
+  it("withdraws a queued acquire that the caller aborts", async () => {
+    const [a] = await region(1);
+    const holder = await connect();
+    const waiter = await connect();
+    await holder.acquire("us-east:ab");
+    const controller = new AbortController();
+    const waiting = waiter.acquire("us-east:ab", { waitMs: 10_000, signal: controller.signal });
+    await vi.waitFor(() => expect(state.waiters.get("us-east:ab")?.length).toBe(1), { timeout: 5_000, interval: 20 });
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ code: "ABORTED" });
+    expect(state.waiters.get("us-east:ab")).toHaveLength(0);
+    expect(sent(a as FakeNode, "release").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a second acquire of a name this client holds", async () => {
+    await region(1);
+    const client = await connect();
+    await client.acquire("us-east:re");
+    await expect(client.acquire("us-east:re")).rejects.toMatchObject({ code: "ALREADY_HELD" });
+  });
+
+  it("opens one session per region for concurrent acquires", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    const handles = await Promise.all(Array.from({ length: 20 }, (_, i) => client.acquire(`us-east:c${i}`)));
+    expect(sent(a as FakeNode, "openSession")).toHaveLength(1);
+    expect(new Set(handles.map((h) => h.token)).size).toBe(20);
+  });
+});
+
+describe("close", () => {
+  it("closes its sessions, fires lost with CLOSED, and refuses later calls", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    const handle = await client.acquire("us-east:cl");
+    await client.close();
+    expect(sent(a as FakeNode, "closeSession")).toHaveLength(1);
+    expect(handle.lost.aborted).toBe(true);
+    expect(isGeolockError(handle.lost.reason, "CLOSED")).toBe(true);
+    await expect(client.status("us-east:cl")).rejects.toMatchObject({ code: "CLOSED" });
+    await vi.waitFor(() => expect((a as FakeNode).connections).toBe(0), { timeout: 5_000, interval: 20 });
+  });
+
+  it("rejects a pending wait with CLOSED", async () => {
+    await region(1);
+    const holder = await connect();
+    const waiter = await connect();
+    await holder.acquire("us-east:pw");
+    const waiting = waiter.acquire("us-east:pw", { waitMs: 10_000 }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(state.waiters.get("us-east:pw")?.length).toBe(1), { timeout: 5_000, interval: 20 });
+    await waiter.close();
+    expect(await waiting).toMatchObject({ code: "CLOSED" });
+  });
+});
