@@ -29,6 +29,11 @@ export interface FaultConfig {
    */
   readonly newLeaderFaultProbability: number;
   readonly newLeaderFaultMsMax: number;
+  /**
+   * Probability that a node that has just granted a vote crashes before the vote's fsync
+   * completes, then restarts within quickRestartMsMax: the moment a vote is most fragile.
+   */
+  readonly voteCrashProbability: number;
   /** Probability that a crash picks a node whose write is not yet fsynced, if there is one. */
   readonly crashDuringFsyncProbability: number;
   /** Probability of a quick restart (within quickRestartMsMax) rather than one within restartMsMax. */
@@ -98,9 +103,19 @@ export type Profile = "mixed" | "swarm" | "leaderChurn";
 
 export const PROFILES: readonly Profile[] = ["mixed", "swarm", "leaderChurn"];
 
+// Tuned by measuring how often a leader that counts earlier terms' replicas (the Figure 8
+// bug) is caught: long partitions and restarts let a divergent tail survive until its
+// owner can win again, and a busy client makes those tails long.
 const LEADER_CHURN: ParamOverrides = {
   raft: { maxAppendBytes: 64, maxInflightAppends: 1 },
-  faults: { newLeaderFaultProbability: 0.9, newLeaderFaultMsMax: 40, leaderTargetProbability: 0.9 },
+  faults: {
+    newLeaderFaultProbability: 0.9,
+    newLeaderFaultMsMax: 100,
+    leaderTargetProbability: 0.9,
+    partitionMsMax: 1500,
+    restartMsMax: 1500,
+  },
+  client: { intervalMsMax: 10 },
 };
 
 export function paramsForSeed(seed: number, nodes: number, profile: Profile = "mixed", overrides: ParamOverrides = {}): SimParams {
@@ -150,6 +165,7 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       leaderTargetProbability: pick([0, 0.5, 0.9]),
       newLeaderFaultProbability: pick([0, 0.3, 0.6]),
       newLeaderFaultMsMax: pick([10, 40, 150]),
+      voteCrashProbability: pick([0, 0.1, 0.5]),
       crashDuringFsyncProbability: pick([0.3, 0.7]),
       quickRestartProbability: 0.5,
       quickRestartMsMax: 30,

@@ -8,7 +8,7 @@
 // liveness phase (see liveness.ts) then heals everything and demands recovery in bounded
 // virtual time.
 
-import { SeededRng, asNodeId } from "@geolock/raft";
+import { NO_NODE, SeededRng, asNodeId } from "@geolock/raft";
 import type { ConfState, Entry, Index, Message, NodeId, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
 import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
@@ -71,6 +71,7 @@ export type SimEvent =
   | { readonly kind: "restart"; readonly node: NodeId }
   | { readonly kind: "heal"; readonly partition: number }
   | { readonly kind: "fault" }
+  | { readonly kind: "crashVoter"; readonly node: NodeId; readonly life: number }
   | { readonly kind: "strikeLeader"; readonly node: NodeId; readonly term: number; readonly how: "crash" | "isolate" }
   | { readonly kind: "client" };
 
@@ -195,6 +196,25 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
 
   readyTaken(node: SimNode, ready: Ready): void {
     this.checker.readyTaken(node, ready);
+    const vote = ready.hardState?.vote;
+    if (vote !== undefined && vote !== NO_NODE && vote !== node.id) this.votedFor(node.id, node.life);
+  }
+
+  /** The vote-crash pattern: maybe crash a node that just granted a vote, before its fsync. */
+  private votedFor(id: NodeId, life: number): void {
+    const f = this.params.faults;
+    if (!this.faultsOn || !this.faultRng.chance(f.voteCrashProbability)) return;
+    this.queue.push(this.clock.nowUs(), { kind: "crashVoter", node: id, life });
+  }
+
+  private crashVoter(id: NodeId, life: number): string {
+    const node = this.node(id);
+    const f = this.params.faults;
+    if (!this.faultsOn || !node.isUp() || node.life !== life) return `crash voter n${id}: not up`;
+    if (this.nodes.filter((n) => !n.isUp()).length >= f.downNodesMax) return `crash voter n${id}: enough nodes down`;
+    const action: FaultAction = { kind: "crash", node: id, restartAfterUs: 1 + this.faultRng.nextInt(msToUs(f.quickRestartMsMax)) };
+    this.applyFault(action, []);
+    return `crash voter: ${describeFault(action)}`;
   }
 
   beforeDurable(node: SimNode, write: DiskWrite, before: HardState): void {
@@ -302,6 +322,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
         return this.fault(touched);
       case "client":
         return this.clientRequest(touched);
+      case "crashVoter":
+        return this.crashVoter(event.node, event.life);
       case "strikeLeader":
         return this.strikeLeader(event.node, event.term, event.how);
     }
