@@ -50,6 +50,8 @@ export interface ClientConfig {
   /** Time between client requests, uniform in [intervalMsMin, intervalMsMax]. */
   readonly intervalMsMin: number;
   readonly intervalMsMax: number;
+  /** Proposals per client request, taken by the leader in one turn (one Ready, one fsync). */
+  readonly batchMax: number;
   /** Probability that a request is a ReadIndex read rather than a proposal. */
   readonly readProbability: number;
   /** Proposals awaiting their outcome that the client remembers; older ones are forgotten. */
@@ -161,7 +163,7 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       partitionWeight: 3,
       healWeight: 1,
       transferWeight: 1,
-      membershipWeight: pick([0, 1, 2]),
+      membershipWeight: pick([0, 2, 4]),
       leaderTargetProbability: pick([0, 0.5, 0.9]),
       newLeaderFaultProbability: pick([0, 0.3, 0.6]),
       newLeaderFaultMsMax: pick([10, 40, 150]),
@@ -176,6 +178,7 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
     client: {
       intervalMsMin: 1,
       intervalMsMax: pick([10, 40]),
+      batchMax: pick([1, 4, 16]),
       readProbability: 0.1,
       pendingProposalsMax: 512,
     },

@@ -8,6 +8,8 @@ export { SimNode } from "./sim-node.js";
 export type { SimNodeConfig, SimNodeDeps, NodeEnv, NodeObserver, RaftTuning } from "./sim-node.js";
 export type { Application, ApplicationFactory } from "./application.js";
 export { KvApp, encodeSet } from "./kv-app.js";
+export { chooseFault, describeFault } from "./faults.js";
+export type { ClusterView, FaultAction } from "./faults.js";
 export { EventQueue } from "./event-queue.js";
 export type { Scheduled } from "./event-queue.js";
 export { VirtualClock, msToUs } from "./clock.js";

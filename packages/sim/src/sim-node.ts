@@ -177,8 +177,12 @@ export class SimNode {
   }
 
   /** A client request; undefined when the node cannot take one now (down or waiting for its disk). */
-  propose(data: Uint8Array): ProposeResult | undefined {
-    return this.request((raw) => raw.propose(data));
+  /**
+   * Client proposals, all taken in one driver turn (so they share one Ready and one fsync);
+   * undefined when the node cannot take any now (down, or waiting for its disk).
+   */
+  propose(batch: readonly Uint8Array[]): ProposeResult[] | undefined {
+    return this.request((raw) => batch.map((data) => raw.propose(data)));
   }
 
   proposeConfChange(change: ConfChange): ProposeResult | undefined {

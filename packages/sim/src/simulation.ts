@@ -9,7 +9,7 @@
 // virtual time.
 
 import { NO_NODE, SeededRng, asNodeId } from "@geolock/raft";
-import type { ConfState, Entry, Index, Message, NodeId, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
+import type { ConfState, Entry, Index, Message, NodeId, ProposeResult, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
 import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
 import { SimClient } from "./client.js";
@@ -100,7 +100,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   private partitionSeq = 0;
   /** The highest term in which a leader was seen (for the new-leader crash pattern). */
   private lastLeaderTerm = 0;
-  private readonly counters = { crashes: 0, restarts: 0, partitions: 0, transfers: 0, confChanges: 0, reads: 0, snapshotsInstalled: 0 };
+  private readonly counters = { crashes: 0, restarts: 0, partitions: 0, transfers: 0, confChanges: 0, reads: 0, readsServed: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
   constructor(readonly options: SimOptions) {
     if (!Number.isInteger(options.steps) || options.steps < 0) throw new Error(`sim: steps must be a non-negative integer, got ${options.steps}`);
@@ -232,10 +232,12 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   }
 
   snapshotTaken(node: SimNode, index: Index, data: Uint8Array): void {
+    this.counters.snapshotsTaken += 1;
     this.checker.snapshotTaken(node, index, data);
   }
 
   readState(node: SimNode, readState: ReadState): void {
+    this.counters.readsServed += 1;
     this.checker.readState(node, readState);
   }
 
@@ -409,11 +411,17 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
       const result = leader.node.readIndex(context);
       return `client read r${this.counters.reads - 1} at n${leader.id}: ${result === undefined ? "busy" : result.ok ? "ok" : result.reason}`;
     }
-    const { seq, data } = this.client.nextCommand();
-    const result = leader.node.propose(data);
-    if (result === undefined) return `client propose #${seq} at n${leader.id}: busy`;
-    this.client.proposed(leader.id, seq, data, result);
-    return `client propose #${seq} at n${leader.id}: ${result.ok ? `${result.index}@${result.term}` : result.reason}`;
+    if (leader.node.isBlocked()) return `client propose at n${leader.id}: busy`;
+    const size = 1 + this.clientRng.nextInt(this.params.client.batchMax);
+    const commands = Array.from({ length: size }, () => this.client.nextCommand());
+    const results = leader.node.propose(commands.map((c) => c.data));
+    if (results === undefined) throw new Error(`sim: leader n${leader.id} refused a turn although it was not blocked`);
+    const outcomes = commands.map((command, i) => {
+      const result = results[i] as ProposeResult;
+      this.client.proposed(leader.id, command.seq, command.data, result);
+      return `#${command.seq} ${result.ok ? `${result.index}@${result.term}` : result.reason}`;
+    });
+    return `client propose at n${leader.id}: ${outcomes.join(" ")}`;
   }
 
   private scheduleFault(): void {

@@ -2,28 +2,13 @@
 // the fsync loses that write (here, a vote), and a restart rebuilds the node from its disk.
 
 import { describe, expect, it } from "vitest";
-import { SeededRng, asIndex, asNodeId, asTerm } from "@geolock/raft";
+import { asIndex, asNodeId, asTerm } from "@geolock/raft";
 import type { Message, NodeId } from "@geolock/raft";
-import { KvApp, SafetyChecker, SimDisk, SimNode } from "../src/index.js";
+import { harness as build } from "./helpers/node-harness.js";
+import type { Harness } from "./helpers/node-harness.js";
 
 const [n1, n2, n3] = [1, 2, 3].map(asNodeId) as [NodeId, NodeId, NodeId];
-const CONF = { voters: [n1, n2, n3], learners: [] };
-
-function harness(): { node: SimNode; sent: Message[]; fsyncs: { life: number; delayUs: number }[] } {
-  const sent: Message[] = [];
-  const fsyncs: { life: number; delayUs: number }[] = [];
-  const node = new SimNode(
-    { id: n1, raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100 },
-    {
-      env: { scheduleDiskDone: (_node, life, delayUs) => fsyncs.push({ life, delayUs }), send: (m) => sent.push(m) },
-      observer: new SafetyChecker({ entriesMax: 1000, pendingReadsMax: 10 }),
-      disk: new SimDisk(CONF, { fsyncMsMin: 1, fsyncMsMax: 2, slowFsyncProbability: 0, slowFsyncMsMax: 2 }, new SeededRng(1)),
-      rng: new SeededRng(2),
-      createApp: () => new KvApp(),
-    },
-  );
-  return { node, sent, fsyncs };
-}
+const harness = (): Harness => build(n1);
 
 const voteRequest: Message = { type: "vote", from: n2, to: n1, term: asTerm(1), lastLogIndex: asIndex(0), lastLogTerm: asTerm(0), transfer: false };
 
