@@ -1,0 +1,171 @@
+// Locks end to end: one real region of three node processes (ports 170rn), the client
+// library in this process, and the `geolock` CLI as separate processes that can be killed
+// and paused. Shows: a killed holder's lock goes to the waiter after its TTL with a larger
+// token; a leader killed during acquires still yields exactly one grant per acquire; a
+// paused holder learns it lost the lock and its stale token is refused by a fenced
+// resource; `geolock run` passes the token and the exit code, and stops its command when
+// the lock is lost. No test asserts a duration; every wait has a deadline.
+//
+// Needs the build: npx tsc -b packages/client packages/server && node scripts/write-entry.mjs
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FencedResource, GeolockClient, type LockStatus } from "../../packages/client/src/index.js";
+import { TestCluster, waitFor } from "../helpers/cluster.js";
+import { CliProcess, killAllCli, runCli } from "../helpers/cli-process.js";
+
+const REGION = "us-east";
+let cluster: TestCluster;
+let endpoints: string[];
+const clients: GeolockClient[] = [];
+
+async function client(options: { ttlMs?: number; endpoints?: string[] } = {}): Promise<GeolockClient> {
+  const c = await GeolockClient.connect({ endpoints: options.endpoints ?? endpoints, ttlMs: options.ttlMs ?? 5_000, requestTimeoutMs: 15_000 });
+  clients.push(c);
+  return c;
+}
+
+/** CLI arguments with --json and this cluster's endpoints, placed before a `run` command's "--". */
+function cliArgs(...args: string[]): string[] {
+  const split = args.includes("--") ? args.indexOf("--") : args.length;
+  return [...args.slice(0, split), "--json", "--endpoints", endpoints.join(","), ...args.slice(split)];
+}
+
+/** Polls a linearizable status until `accept` holds (bounded). */
+async function statusUntil(c: GeolockClient, name: string, accept: (s: LockStatus) => boolean, timeoutMs = 15_000): Promise<LockStatus> {
+  let last: LockStatus | undefined;
+  const found = await waitFor(async () => {
+    last = await c.status(name).catch(() => undefined);
+    return last !== undefined && accept(last) ? last : undefined;
+  }, timeoutMs);
+  if (found === undefined) throw new Error(`status of ${name} never matched; last ${JSON.stringify(last)}`);
+  return found;
+}
+
+beforeAll(async () => {
+  cluster = new TestCluster({ regions: [REGION], nodesPerRegion: 3, basePort: 17000 });
+  endpoints = cluster.regionNodes(REGION).map((n) => n.clientUrl);
+  cluster.startAll();
+  await cluster.waitForLeader(REGION, 15_000);
+});
+
+afterEach(async () => {
+  await killAllCli();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await killAllCli();
+  await cluster?.destroy();
+});
+
+describe("locks over real nodes", () => {
+  it("hands a killed holder's lock to the waiter after its TTL, with a larger token", async () => {
+    const name = "us-east:e2e-killed-holder";
+    const holder = new CliProcess(cliArgs("acquire", name, "--ttl", "2s"));
+    const acquired = await holder.event("acquired", 15_000);
+    const waiter = await client();
+    const waiting = waiter.acquire(name, { waitMs: 30_000 });
+    await statusUntil(waiter, name, (s) => s.waiters.length === 1 && s.token === acquired["token"]);
+    holder.signal("SIGKILL");
+    const handle = await waiting;
+    expect(handle.token).toBeGreaterThan(acquired["token"] as number);
+    const status = await waiter.status(name);
+    expect(status.holders.map((h) => [h.sessionId, h.token])).toEqual([[handle.sessionId, handle.token]]);
+  });
+
+  it("grants exactly once per acquire when the leader is killed in the middle of them", async () => {
+    const leader = await cluster.waitForLeader(REGION);
+    const leaderFirst = [leader.clientUrl, ...endpoints.filter((u) => u !== leader.clientUrl)];
+    const holder = await client({ endpoints: leaderFirst });
+    const acquirer = await client({ endpoints: leaderFirst });
+    const name = "us-east:e2e-leader-kill";
+    const held = await holder.acquire(name);
+    const waiting = acquirer.acquire(name, { waitMs: 30_000 });
+    await statusUntil(holder, name, (s) => s.waiters.length === 1);
+    const burstNames = Array.from({ length: 20 }, (_, i) => `us-east:e2e-burst-${i}`);
+    const burst = Promise.all(burstNames.map((n) => acquirer.acquire(n)));
+    // Let the burst's frame reach the leader, so the kill lands while it proposes them.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await leader.kill();
+    await cluster.waitForLeader(REGION, 15_000);
+    await held.release();
+    const granted = await waiting;
+    const burstHandles = await burst;
+    expect(granted.token).toBeGreaterThan(held.token);
+    const status = await acquirer.status(name);
+    expect(status.holders.map((h) => [h.sessionId, h.token])).toEqual([[granted.sessionId, granted.token]]);
+    for (const handle of burstHandles) {
+      const s = await acquirer.status(handle.name);
+      expect(s.holders.map((h) => [h.sessionId, h.token]), handle.name).toEqual([[handle.sessionId, handle.token]]);
+    }
+    expect(new Set([granted.token, ...burstHandles.map((h) => h.token)]).size).toBe(burstHandles.length + 1);
+    await leader.start();
+  });
+
+  it("tells a holder paused past its TTL that it lost the lock, and fences its stale token", async () => {
+    const name = "us-east:e2e-paused-holder";
+    const resource = new FencedResource();
+    const holder = new CliProcess(cliArgs("acquire", name, "--ttl", "1s"));
+    const stale = (await holder.event("acquired", 15_000))["token"] as number;
+    expect(resource.admit(name, stale)).toEqual({ ok: true });
+    holder.signal("SIGSTOP");
+    const other = await client();
+    const newer = await other.acquire(name, { waitMs: 30_000 });
+    expect(newer.token).toBeGreaterThan(stale);
+    expect(resource.admit(name, newer.token)).toEqual({ ok: true });
+    holder.signal("SIGCONT");
+    const lost = await holder.event("lost", 15_000);
+    expect(lost).toMatchObject({ name, token: stale, code: "LOCK_LOST" });
+    expect((await holder.exited(15_000)).code).toBe(76);
+    // The paused holder's write, arriving late, is refused by the resource.
+    expect(resource.admit(name, stale)).toEqual({ ok: false, highestToken: newer.token });
+  });
+
+  it("runs a command with the fencing token and returns its exit code", async () => {
+    const name = "us-east:e2e-run";
+    const script = "console.log('token=' + process.env.GEOLOCK_FENCING_TOKEN + ' name=' + process.env.GEOLOCK_LOCK_NAME); process.exit(7)";
+    const result = await runCli(cliArgs("run", name, "--ttl", "3s", "--", process.execPath, "-e", script));
+    expect(result.code).toBe(7);
+    const acquired = result.events.find((e) => e["event"] === "acquired");
+    expect(result.stdout).toContain(`token=${String(acquired?.["token"])} name=${name}`);
+    expect(result.events.some((e) => e["event"] === "released")).toBe(true);
+    const c = await client();
+    expect((await c.status(name)).holders).toEqual([]);
+  });
+
+  it("does not run the command when the lock is held, and exits 75 with HELD", async () => {
+    const name = "us-east:e2e-run-held";
+    const c = await client();
+    await c.acquire(name);
+    const result = await runCli(cliArgs("run", name, "--", process.execPath, "-e", "console.log('ran')"));
+    expect(result.code).toBe(75);
+    expect(result.stdout).not.toContain("ran");
+    expect(JSON.parse(result.stderr.trim())).toMatchObject({ error: "HELD" });
+  });
+
+  it("stops the command when its lock is force-released by geolock release, and exits 76", async () => {
+    const name = "us-east:e2e-run-lost";
+    const script = "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(0); }); setInterval(() => {}, 1000)";
+    const runner = new CliProcess(cliArgs("run", name, "--ttl", "3s", "--", process.execPath, "-e", script));
+    const acquired = await runner.event("acquired", 15_000);
+    const release = await runCli(cliArgs("release", name, "--session", String(acquired["sessionId"]), "--client-id", String(acquired["clientId"])));
+    expect(release.code).toBe(0);
+    expect(release.events[0]).toMatchObject({ event: "sessionClosed", released: [{ name, token: acquired["token"] }] });
+    await runner.event("lost", 15_000);
+    expect((await runner.exited(15_000)).code).toBe(76);
+    expect(runner.stdout).toContain("child got SIGTERM");
+  });
+
+  it("reports the region's nodes and leader with geolock cluster, and a lock with geolock status", async () => {
+    const leader = await cluster.waitForLeader(REGION);
+    const result = await runCli(cliArgs("cluster"));
+    expect(result.code).toBe(0);
+    const nodes = result.events[0]?.["nodes"] as { name: string; status?: { role: string; leader: string } }[];
+    expect(nodes.map((n) => n.name).sort()).toEqual(["us-east/1", "us-east/2", "us-east/3"]);
+    expect(nodes.find((n) => n.status?.role === "leader")?.name).toBe(leader.name);
+    const c = await client();
+    const handle = await c.acquire("us-east:e2e-status", { owner: "status-test" });
+    const status = await runCli(cliArgs("status", "us-east:e2e-status"));
+    expect(status.events[0]).toMatchObject({ event: "status", token: handle.token, holders: [{ owner: "status-test", sessionId: handle.sessionId }] });
+  });
+});
