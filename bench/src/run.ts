@@ -15,10 +15,11 @@ import { removeDirOnInterrupt } from "./processes.js";
 import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type SuiteReport } from "./report.js";
 import type { BenchSuite } from "./suite.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
+import { suite as raftInProcessSuite } from "./suites/raft-inprocess.js";
 import { suite as redisSuite } from "./suites/redis.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [etcdSuite, redisSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, etcdSuite, redisSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
