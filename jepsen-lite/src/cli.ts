@@ -41,7 +41,7 @@ export function runCheckCli(argv: readonly string[], readText: (path: string) =>
   if (!history.ok) return badInput(args.value.file, history.error);
   const started = now();
   const out: string[] = [];
-  const verdicts = runCheckers(history.value, args.value, out);
+  const verdicts = runCheckers(history.value, args.value, now, out);
   if (!verdicts.ok) return badInput(args.value.file, verdicts.error);
   const { linearizable, anomalies } = verdicts.value;
   out.unshift(`linearizable: ${linearizable}`, `model: ${args.value.model}; ${history.value.operations.length} operations checked in ${Math.round(now() - started)} ms`);
@@ -49,8 +49,8 @@ export function runCheckCli(argv: readonly string[], readText: (path: string) =>
   return { exitCode, stdout: `${out.join("\n")}\n`, stderr: "" };
 }
 
-function runCheckers(history: History, args: Args, out: string[]): Result<{ linearizable: Verdict; anomalies: boolean }, HistoryError[]> {
-  const options = { timeLimitMs: args.timeLimitMs };
+function runCheckers(history: History, args: Args, now: () => number, out: string[]): Result<{ linearizable: Verdict; anomalies: boolean }, HistoryError[]> {
+  const options = { timeLimitMs: args.timeLimitMs, now };
   const report = args.model === "lock" ? checkLinearizability(history, lockModel, options) : checkLinearizability(history, casRegisterModel, options);
   if (!report.ok) return report;
   out.push(...describeLinearizability(report.value));
