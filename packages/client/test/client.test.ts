@@ -272,6 +272,24 @@ describe("close", () => {
     await vi.waitFor(() => expect((a as FakeNode).connections).toBe(0), { timeout: 5_000, interval: 20 });
   });
 
+  it("leaves no timer or socket behind", async () => {
+    await region(1);
+    const count = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "TCPSocketWrap").length;
+    // Counted between sleeps, so the test's own sleep timer has fired and is not counted.
+    const settled = async (target: (n: number) => boolean): Promise<number> => {
+      for (let i = 0; i < 250 && !target(count()); i++) await new Promise((r) => setTimeout(r, 20));
+      return count();
+    };
+    const before = await settled((n) => n === 0);
+    const client = await connect({ ttlMs: 600 });
+    const handle = await client.acquire("us-east:leak");
+    await client.acquire("us-east:leak2", { waitMs: 0 });
+    await handle.release();
+    expect(count()).toBeGreaterThan(before);
+    await client.close();
+    expect(await settled((n) => n <= before)).toBe(before);
+  });
+
   it("rejects a pending wait with CLOSED", async () => {
     await region(1);
     const holder = await connect();

@@ -1,0 +1,53 @@
+// The CLI's human output and its reading of a node's GET /status.
+
+import { describe, expect, it } from "vitest";
+import { decodeNodeHttpStatus, formatCluster, formatStatus, nodeReports } from "../src/cli-format.js";
+import type { ClusterView } from "../src/index.js";
+
+const view: ClusterView = {
+  self: "us-east/1",
+  region: "us-east",
+  leader: "us-east/1",
+  regions: [{ name: "us-east", leaderGuess: "us-east/1", nodes: [1, 2, 3].map((n) => ({ name: `us-east/${n}`, host: "127.0.0.1", port: 7010 + n })) }],
+};
+
+describe("cluster output", () => {
+  it("computes each node's lag behind its region's highest commit, and marks silent nodes down", () => {
+    const statuses = new Map([
+      ["us-east/1", { role: "leader", term: 3, leader: "us-east/1", commit: 120, applied: 120 }],
+      ["us-east/2", { role: "follower", term: 3, leader: "us-east/1", commit: 118, applied: 115 }],
+      ["us-east/3", undefined],
+    ]);
+    const reports = nodeReports(view, statuses);
+    expect(reports.map((r) => r.lag)).toEqual([0, 5, undefined]);
+    const text = formatCluster(reports);
+    expect(text.split("\n")[0]).toMatch(/^REGION\s+NODE\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+LAG\s+LEADER$/);
+    expect(text).toMatch(/us-east\/3\s+down/);
+  });
+
+  it("accepts a node status only with the fields it shows", () => {
+    expect(decodeNodeHttpStatus({ role: "leader", term: 1, leader: null, commit: 2, applied: 2, extra: 1 })).toEqual({ role: "leader", term: 1, leader: null, commit: 2, applied: 2 });
+    expect(decodeNodeHttpStatus({ role: "leader", term: -1, leader: null, commit: 2, applied: 2 })).toBeUndefined();
+    expect(decodeNodeHttpStatus({ role: "leader", term: 1, leader: 5, commit: 2, applied: 2 })).toBeUndefined();
+    expect(decodeNodeHttpStatus("ok")).toBeUndefined();
+  });
+});
+
+describe("status output", () => {
+  it("says a lock is free", () => {
+    expect(formatStatus({ name: "us-east:x", mode: null, token: null, holders: [], waiters: [] })).toBe("us-east:x is free");
+  });
+
+  it("lists holders and waiters with their tokens and times", () => {
+    const text = formatStatus({
+      name: "us-east:x",
+      mode: "exclusive",
+      token: 9,
+      holders: [{ sessionId: 4, clientId: "gl-a", owner: "host:1", mode: "exclusive", token: 9, heldForMs: 1_500 }],
+      waiters: [{ sessionId: 6, clientId: "gl-b", owner: "host:2", mode: "exclusive", waitedForMs: 200, remainingMs: 4_800 }],
+    });
+    expect(text).toContain("us-east:x held exclusive, newest fencing token 9");
+    expect(text).toMatch(/holder\s+4\s+9\s+host:1\s+gl-a\s+1.5s/);
+    expect(text).toMatch(/waiter exclusive\s+6\s+-\s+host:2\s+gl-b\s+200ms\s+4.8s/);
+  });
+});
