@@ -14,12 +14,13 @@ import { parseArgs, USAGE, type RunArgs } from "./args.js";
 import { removeDirOnInterrupt } from "./processes.js";
 import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type SuiteReport } from "./report.js";
 import type { BenchSuite } from "./suite.js";
+import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
 import { suite as raftInProcessSuite } from "./suites/raft-inprocess.js";
 import { suite as redisSuite } from "./suites/redis.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, etcdSuite, redisSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, checkerSuite, etcdSuite, redisSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
