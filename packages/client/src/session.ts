@@ -42,6 +42,7 @@ export class RegionSession {
   private deadline: number;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly endController = new AbortController();
   readonly handles = new Set<HandleControl>();
 
   constructor(
@@ -70,6 +71,11 @@ export class RegionSession {
     return this.state;
   }
 
+  /** Aborts when the session is lost or closed: requests waiting on it stop. */
+  get ended(): AbortSignal {
+    return this.endController.signal;
+  }
+
   /** True while the lease is known good; noticing a passed deadline expires the session on the spot. */
   isLive(): boolean {
     if (this.state !== "live") return false;
@@ -92,6 +98,7 @@ export class RegionSession {
     const error = new GeolockError("LOCK_LOST", `session ${this.id} in ${this.region} ${why}; its locks may be held by others now`);
     for (const handle of [...this.handles]) handle.markLost(error);
     this.handles.clear();
+    this.endController.abort(error);
     this.hooks.onLost(this, confirmed);
   }
 
@@ -103,6 +110,7 @@ export class RegionSession {
     const error = new GeolockError("CLOSED", `the client was closed; session ${this.id} in ${this.region} and its locks are released`);
     for (const handle of [...this.handles]) handle.markLost(error);
     this.handles.clear();
+    this.endController.abort(error);
   }
 
   private scheduleKeepAlive(lastSentAtMs: number): void {

@@ -243,6 +243,24 @@ describe("acquire outcomes", () => {
     expect(sent(a as FakeNode, "release").length).toBeGreaterThanOrEqual(1);
   });
 
+  it("moves a wait to a new session when its session is lost while waiting", async () => {
+    const [a] = await region(1);
+    const holder = await connect();
+    const waiter = await connect({ ttlMs: 600, retry: { attemptTimeoutMs: 100 } });
+    const held = await holder.acquire("us-east:sl");
+    let dropKeepAlives = true;
+    (a as FakeNode).intercept = (r) => (r.op === "keepAlive" && r.clientId === waiter.clientId && dropKeepAlives ? "drop" : undefined);
+    const waiting = waiter.acquire("us-east:sl", { waitMs: 10_000 });
+    await vi.waitFor(() => expect(sent(a as FakeNode, "openSession").filter((r) => "clientId" in r && r.clientId === waiter.clientId)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+    dropKeepAlives = false;
+    await vi.waitFor(() => expect(state.waiters.get("us-east:sl")?.length).toBeGreaterThanOrEqual(1), { timeout: 5_000, interval: 20 });
+    await held.release();
+    const granted = await waiting;
+    const second = sent(a as FakeNode, "openSession").filter((r) => "clientId" in r && r.clientId === waiter.clientId).length;
+    expect(second).toBe(2);
+    expect(granted.sessionId).toBe(Math.max(...[...state.sessions.keys()]));
+  });
+
   it("refuses a second acquire of a name this client holds", async () => {
     await region(1);
     const client = await connect();

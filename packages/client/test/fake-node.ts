@@ -110,6 +110,13 @@ export class FakeLockState {
   /** Ends a session as expiry would; returns what it held. */
   endSession(sessionId: number): { name: string; mode: "exclusive"; token: number }[] {
     this.sessions.delete(sessionId);
+    for (const [name, list] of this.waiters) {
+      for (const w of list.filter((x) => x.sessionId === sessionId)) {
+        clearTimeout(w.timer);
+        w.resolve(err("TIMEOUT", `session ${sessionId} was closed while waiting for ${name}`));
+      }
+      this.waiters.set(name, list.filter((x) => x.sessionId !== sessionId));
+    }
     const lost: { name: string; mode: "exclusive"; token: number }[] = [];
     for (const [name, holder] of [...this.holders]) {
       if (holder.sessionId !== sessionId) continue;
