@@ -70,6 +70,8 @@ interface PendingWrite {
   readonly ops: readonly StoreOp[];
   /** False for a write whose loss in a crash is harmless (a commit-index-only hard state). */
   readonly sync: boolean;
+  /** Whether its mirror sets the view's hard state. */
+  readonly setsHardState: boolean;
   readonly bytes: number;
   readonly mirror: (view: MemoryStorage) => void;
   readonly resolve: () => void;
@@ -79,6 +81,7 @@ interface PendingWrite {
 interface Plan {
   readonly ops: readonly StoreOp[];
   readonly mirror: (view: MemoryStorage) => void;
+  readonly setsHardState?: boolean;
 }
 
 export class NodeLog {
@@ -95,6 +98,8 @@ export class NodeLog {
   private idleWaiters: (() => void)[] = [];
   private syncBatches = 0;
   private unsyncedBatches = 0;
+  /** Whether the batch being written sets the hard state when it is mirrored. */
+  private inFlightSetsHardState = false;
   private syncedCalls = 0;
 
   protected constructor(
@@ -158,6 +163,30 @@ export class NodeLog {
     return this.submit(() => this.planPersist(update), options.sync ?? true);
   }
 
+  /**
+   * Takes a higher commit index at once, without writing it: Raft does not need the commit
+   * index durable (a restarted node learns it again), so a Ready whose only change is the
+   * commit index (Ready.mustSync false) costs no disk write. The next persist that carries
+   * a hard state, or the next saveSnapshot, writes it. Throws if term or vote differ from
+   * the durable ones, or the commit goes back or beyond the log.
+   */
+  advanceCommit(hardState: HardState): void {
+    if (this.failure !== null) throw this.failure;
+    const current = this.staged.hardState();
+    if (hardState.term !== current.term || hardState.vote !== current.vote) {
+      throw new Error(`storage: advanceCommit may only move the commit index, got ${JSON.stringify(hardState)} over ${JSON.stringify(current)}`);
+    }
+    if (hardState.commit < current.commit || hardState.commit > this.staged.lastIndex()) {
+      throw new Error(`storage: commit ${hardState.commit} outside [${current.commit}, ${this.staged.lastIndex()}]`);
+    }
+    if (this.inFlightSetsHardState || this.queue.some((write) => write.setsHardState)) {
+      // Its mirror would set an older commit index on the view after this one.
+      throw new Error("storage: advanceCommit while a write that sets the hard state is queued");
+    }
+    this.staged.setHardState(hardState);
+    this.view.setHardState(hardState);
+  }
+
   /** Records an application snapshot covering the log up to its (committed) index. */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     return this.submit(() => this.planSaveSnapshot(snapshot), true);
@@ -188,12 +217,14 @@ export class NodeLog {
     const firstKept = this.staged.firstIndex();
     const puts = entryOps(update.entries.filter((entry) => entry.index >= firstKept));
     const hardOps = update.hardState === undefined ? [] : [hardStateOp(update.hardState)];
-    return { ops: [...logOps, ...chunkOps, ...puts, ...hardOps], mirror: (view) => applyUpdate(view, update) };
+    return { ops: [...logOps, ...chunkOps, ...puts, ...hardOps], mirror: (view) => applyUpdate(view, update), setsHardState: update.hardState !== undefined };
   }
 
   private planSaveSnapshot(snapshot: Snapshot): Plan {
     applySaveSnapshot(this.staged, snapshot);
-    const ops = snapshotOps(snapshot, this.limits.snapshotChunkBytes, this.stagedChunkCount);
+    // The hard state goes along: its commit index may have advanced without a write
+    // (advanceCommit), and a durable snapshot beyond the durable commit would not recover.
+    const ops = [...snapshotOps(snapshot, this.limits.snapshotChunkBytes, this.stagedChunkCount), hardStateOp(this.staged.hardState())];
     this.stagedChunkCount = chunkCountFor(snapshot.data.length, this.limits.snapshotChunkBytes);
     return { ops, mirror: (view) => applySaveSnapshot(view, snapshot) };
   }
@@ -240,7 +271,7 @@ export class NodeLog {
       return Promise.reject(this.fail(error));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...planned, sync, bytes: opBytes(planned.ops), resolve, reject });
+      this.queue.push({ ops: planned.ops, mirror: planned.mirror, setsHardState: planned.setsHardState ?? false, sync, bytes: opBytes(planned.ops), resolve, reject });
       if (!this.writing) {
         this.writing = true;
         // Start on a microtask so that calls made in the same turn share the first batch.
@@ -254,9 +285,11 @@ export class NodeLog {
       const batch = this.takeBatch();
       const ops = batch.flatMap((write) => write.ops);
       const sync = batch.some((write) => write.sync);
+      this.inFlightSetsHardState = batch.some((write) => write.setsHardState);
       try {
         if (ops.length > 0) await this.store.write(ops, sync);
       } catch (error) {
+        this.inFlightSetsHardState = false;
         this.rejectAll(batch, this.fail(error));
         break;
       }
@@ -264,6 +297,7 @@ export class NodeLog {
       else if (ops.length > 0) this.unsyncedBatches += 1;
       this.syncedCalls += batch.length;
       this.mirrorAndResolve(batch);
+      this.inFlightSetsHardState = false;
     }
     this.writing = false;
     const waiters = this.idleWaiters;

@@ -106,6 +106,46 @@ describe("writing", () => {
   });
 });
 
+describe("a commit index without a write", () => {
+  it("advances the commit index in the view without writing, and a snapshot makes it durable", async () => {
+    const disk = new MemoryDisk();
+    const log = await MemoryDurableLog.open(disk, IDENTITY, { initialConfState: CONF });
+    await log.persist({ hardState: hard(1, 1, 0), entries: entries(1, 5, 1) });
+    const batches = disk.writeBatches;
+    log.advanceCommit(hard(1, 1, 4));
+    expect(log.view.hardState().commit).toBe(4);
+    expect(disk.writeBatches).toBe(batches);
+    await log.saveSnapshot(snapshotAt(4, 1, bytes(10, 1)));
+    await log.close();
+    const reopened = await MemoryDurableLog.open(disk, IDENTITY);
+    expect(reopened.view.hardState().commit).toBe(4);
+    expect(reopened.view.snapshot().metadata.index).toBe(4);
+    await reopened.close();
+  });
+
+  it("refuses to move the term or vote, to go back, or to pass the last entry", async () => {
+    const log = await MemoryDurableLog.open(new MemoryDisk(), IDENTITY, { initialConfState: CONF });
+    await log.persist({ hardState: hard(2, 1, 2), entries: entries(1, 3, 2) });
+    expect(() => log.advanceCommit(hard(3, 1, 3))).toThrow(/may only move the commit index/);
+    expect(() => log.advanceCommit(hard(2, 2, 3))).toThrow(/may only move the commit index/);
+    expect(() => log.advanceCommit(hard(2, 1, 1))).toThrow(/outside/);
+    expect(() => log.advanceCommit(hard(2, 1, 4))).toThrow(/outside/);
+    expect(log.view.hardState()).toEqual(hard(2, 1, 2));
+    await log.close();
+  });
+
+  it("refuses while a write that sets the hard state is queued, whose mirror would move the commit back", async () => {
+    const log = await MemoryDurableLog.open(new MemoryDisk(), IDENTITY, { initialConfState: CONF });
+    await log.persist({ hardState: hard(1, 1, 0), entries: entries(1, 3, 1) });
+    const pending = log.persist({ hardState: hard(1, 1, 1), entries: [] });
+    expect(() => log.advanceCommit(hard(1, 1, 2))).toThrow(/queued/);
+    await pending;
+    log.advanceCommit(hard(1, 1, 2));
+    expect(log.view.hardState().commit).toBe(2);
+    await log.close();
+  });
+});
+
 describe("refusals", () => {
   it("refuses to overwrite a committed entry and then refuses every later call", async () => {
     const log = await MemoryDurableLog.open(new MemoryDisk(), IDENTITY);
