@@ -1,0 +1,208 @@
+// geolock on this machine, measured the way the etcd baseline is (suites/etcd.ts), so the
+// two can be compared as ratios from one run: a 3-node region of real node processes on
+// loopback with fsync on, driven through the real client library.
+//
+// - "geolock region write": one committed command per operation (each worker alternates a
+//   try-lock acquire and a release of its own name: both are Raft writes), c = 1/16/64/256.
+// - "geolock lock cycle": acquire (try-lock) + release of the worker's own name, 2 Raft writes,
+//   c = 1/16/64/256: the counterpart of "etcd lock lease+txn".
+// - "geolock contended": 16 workers on one name, each acquire queued FIFO (waitMs > 0), hold
+//   time 0: acquisitions per second, acquire wait, fairness; mutual exclusion checked.
+// - "geolock failover": 16 workers run lock cycles; the leader is killed with SIGKILL; the
+//   longest time no operation completed is the unavailability window.
+//
+// Clients connect to the region's leader ("leader") or round-robin to all three nodes
+// ("spread", where followers forward to the leader): both placements are reported for c=64.
+
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { GeolockClient, type LockHandle } from "@geolock/client";
+import { startGeolockCluster, type GeolockCluster, type GeolockNodeInfo } from "../geolock-cluster.js";
+import type { LoadResult } from "../load.js";
+import { BASELINE_CONCURRENCIES, fairnessExtra, measureScenario, median } from "../scenario.js";
+import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
+
+const REGION = "bench";
+const SYSTEM = "geolock";
+const CONTENDED_CLIENTS = 16;
+const FAILOVER_CLIENTS = 16;
+const SESSION_TTL_MS = 60_000;
+
+type Placement = "leader" | "spread";
+
+/** One client per worker, as etcd's baseline gives each worker its own lease. */
+async function connectWorkers(cluster: GeolockCluster, count: number, placement: Placement): Promise<GeolockClient[]> {
+  const leader = await cluster.leader(REGION);
+  const members = cluster.nodes.filter((n) => n.region === REGION);
+  const ordered = (w: number): GeolockNodeInfo[] =>
+    placement === "leader" ? [leader, ...members.filter((n) => n !== leader)] : members.map((_, i) => members[(w + i) % members.length] as GeolockNodeInfo);
+  return Promise.all(
+    Array.from({ length: count }, (_, w) =>
+      GeolockClient.connect({ endpoints: ordered(w).map((n) => n.url), region: REGION, ttlMs: SESSION_TTL_MS, owner: `bench-${w}` }),
+    ),
+  );
+}
+
+async function closeAll(clients: readonly GeolockClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close()));
+}
+
+async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement): Promise<ScenarioResult> {
+  const clients = await connectWorkers(cluster, c, placement);
+  const held: (LockHandle | undefined)[] = new Array<LockHandle | undefined>(c).fill(undefined);
+  try {
+    const result = await measureScenario(options, {
+      scenario: `geolock region write (${placement})`,
+      system: SYSTEM,
+      concurrency: c,
+      op: async (w) => {
+        const handle = held[w];
+        if (handle === undefined) held[w] = await (clients[w] as GeolockClient).acquire(`${REGION}:write/${c}/${w}`, { waitMs: 0 });
+        else {
+          held[w] = undefined;
+          await handle.release();
+        }
+      },
+    });
+    await Promise.all(held.map((h) => h?.release()));
+    return result;
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement): Promise<ScenarioResult> {
+  const clients = await connectWorkers(cluster, c, placement);
+  try {
+    return await measureScenario(options, {
+      scenario: `geolock lock cycle (${placement})`,
+      system: SYSTEM,
+      concurrency: c,
+      op: async (w) => {
+        const handle = await (clients[w] as GeolockClient).acquire(`${REGION}:cycle/${c}/${w}`, { waitMs: 0 });
+        await handle.release();
+      },
+    });
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+function contendedExtra(runs: readonly LoadResult[]): Record<string, number | string> {
+  const waits = runs.map((r) => r.partLatency).filter((p) => p !== undefined);
+  return {
+    ...fairnessExtra(runs),
+    ...(waits.length > 0 ? { acquireP50Ms: median(waits.map((p) => p.p50Ms)), acquireP99Ms: median(waits.map((p) => p.p99Ms)) } : {}),
+  };
+}
+
+async function contended(cluster: GeolockCluster, options: BenchOptions): Promise<ScenarioResult> {
+  const clients = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader");
+  const name = `${REGION}:contended`;
+  // Mutual exclusion on the side, as in the etcd suite: a grant to a second worker while one
+  // holds (for one event-loop turn) fails the run.
+  let holder = -1;
+  let lastToken = 0;
+  try {
+    return await measureScenario(options, {
+      scenario: "geolock contended (FIFO wait)",
+      system: SYSTEM,
+      concurrency: CONTENDED_CLIENTS,
+      extra: contendedExtra,
+      op: async (w) => {
+        const t0 = performance.now();
+        const handle = await (clients[w] as GeolockClient).acquire(name, { waitMs: 60_000 });
+        const acquireMs = performance.now() - t0;
+        if (holder !== -1) throw new Error(`worker ${w} acquired while worker ${holder} holds the lock`);
+        if (handle.token <= lastToken) throw new Error(`token ${handle.token} not above the previous grant's ${lastToken}`);
+        lastToken = handle.token;
+        holder = w;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (holder !== w) throw new Error(`worker ${holder} acquired while worker ${w} held the lock`);
+        holder = -1;
+        await handle.release();
+        return acquireMs;
+      },
+    });
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+/**
+ * Kills the leader in the middle of a closed loop of lock cycles and reports the longest
+ * stretch in which no operation completed, and how long until the region had a new leader.
+ */
+async function failover(cluster: GeolockCluster, options: BenchOptions): Promise<ScenarioResult> {
+  const clients = await connectWorkers(cluster, FAILOVER_CLIENTS, "spread");
+  const completions: number[] = [];
+  let errors = 0;
+  let running = true;
+  const windowMs = Math.max(4_000, options.measureSeconds * 1000);
+  const worker = async (w: number): Promise<void> => {
+    for (let i = 0; running && i < 1_000_000; i++) {
+      try {
+        const handle = await (clients[w] as GeolockClient).acquire(`${REGION}:failover/${w}`, { waitMs: 0 });
+        await handle.release();
+        completions.push(performance.now());
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  const workers = Array.from({ length: FAILOVER_CLIENTS }, (_, w) => worker(w));
+  try {
+    await new Promise((r) => setTimeout(r, windowMs / 4));
+    const leader = await cluster.leader(REGION);
+    const killedAt = performance.now();
+    await cluster.kill(leader);
+    const next = await cluster.leader(REGION, 10_000);
+    const electedMs = performance.now() - killedAt;
+    await new Promise((r) => setTimeout(r, (windowMs * 3) / 4));
+    running = false;
+    await Promise.all(workers);
+    const after = completions.filter((t) => t > killedAt);
+    const before = completions.filter((t) => t <= killedAt);
+    const gaps = [...before.slice(-1), ...after].map((t, i, all) => (i === 0 ? 0 : t - (all[i - 1] as number)));
+    const firstAfterMs = after.length > 0 ? (after[0] as number) - killedAt : Number.NaN;
+    cluster.restart(leader);
+    await cluster.leader(REGION);
+    return {
+      scenario: "geolock failover (kill -9 leader)",
+      system: SYSTEM,
+      concurrency: FAILOVER_CLIENTS,
+      opsPerSecond: completions.length / (windowMs / 1000),
+      extra: {
+        newLeader: `${next.region}/${next.id}`,
+        electedMs: Math.round(electedMs),
+        firstOpAfterKillMs: Math.round(firstAfterMs),
+        longestGapMs: Math.round(Math.max(0, ...gaps)),
+        errors,
+      },
+    };
+  } finally {
+    running = false;
+    await Promise.all(workers);
+    await closeAll(clients);
+  }
+}
+
+export const suite: BenchSuite = {
+  name: "geolock",
+  description: "geolock 3-node region of real processes on loopback: writes, lock cycles, contended FIFO lock, failover",
+  async run(options: BenchOptions): Promise<ScenarioResult[]> {
+    const cluster = await startGeolockCluster({ dir: join(options.scratchDir, "geolock"), regions: [REGION], nodesPerRegion: 3 });
+    const results: ScenarioResult[] = [];
+    try {
+      for (const c of BASELINE_CONCURRENCIES) results.push(await regionWrite(cluster, options, c, "leader"));
+      results.push(await regionWrite(cluster, options, 64, "spread"));
+      for (const c of BASELINE_CONCURRENCIES) results.push(await lockCycle(cluster, options, c, "leader"));
+      results.push(await lockCycle(cluster, options, 64, "spread"));
+      results.push(await contended(cluster, options));
+      results.push(await failover(cluster, options));
+      return results;
+    } finally {
+      await cluster.stop();
+    }
+  },
+};
