@@ -102,6 +102,29 @@ describe("locks over real nodes", () => {
     await leader.start();
   });
 
+  it("gets a waiter connected to a follower its grant when the leader dies during the wait", async () => {
+    // The follower forwarded the wait to the old leader and, when that leader dies, keeps the
+    // forward open until its own timer (wait + 5 s) answers TIMEOUT, although the new leader
+    // granted the lock long before (a server issue, reported). The client must then adopt
+    // the grant, found by a linearizable status, instead of withdrawing it.
+    const leader = await cluster.waitForLeader(REGION);
+    const [follower, other] = cluster.regionNodes(REGION).filter((n) => n !== leader);
+    const name = "us-east:e2e-follower-wait";
+    const holder = await client({ endpoints: [other?.clientUrl as string] });
+    const waiter = await client({ endpoints: [follower?.clientUrl as string] });
+    const held = await holder.acquire(name);
+    const waiting = waiter.acquire(name, { waitMs: 6_000 });
+    await statusUntil(holder, name, (s) => s.waiters.length === 1);
+    await leader.kill();
+    await cluster.waitForLeader(REGION, 15_000);
+    await held.release();
+    const granted = await waiting;
+    expect(granted.token).toBeGreaterThan(held.token);
+    const status = await holder.status(name);
+    expect(status.holders.map((h) => [h.sessionId, h.token])).toEqual([[granted.sessionId, granted.token]]);
+    await leader.start();
+  });
+
   it("tells a holder paused past its TTL that it lost the lock, and fences its stale token", async () => {
     const name = "us-east:e2e-paused-holder";
     const resource = new FencedResource();

@@ -246,6 +246,8 @@ export class GeolockClient {
     try {
       answer = decodeAcquireAnswer(await this.caller.call(body, true, { deadlineMs, attemptExtraMs: remainingWait, signal: stop, retryable }));
     } catch (error) {
+      const adopted = await this.grantedAfterAll(session, request, error);
+      if (adopted !== undefined) return adopted;
       await this.afterFailedAcquire(session, request.name, error);
       if (this.closing !== undefined) throw new GeolockError("CLOSED", "the client was closed during acquire");
       if (session.ended.aborted && signal?.aborted !== true) throw new GeolockError("SESSION_EXPIRED", `session ${session.id} ended while acquiring ${request.name}`);
@@ -271,6 +273,20 @@ export class GeolockClient {
     control.handle.lost.addEventListener("abort", () => this.active.delete(request.name), { once: true });
     session.handles.add(control);
     return control.handle;
+  }
+
+  /**
+   * An acquire that ended in TIMEOUT or UNAVAILABLE may have been granted all the same (its
+   * answer lost with a node): a linearizable status says whether this session holds the
+   * lock, and if it does the grant is adopted rather than withdrawn.
+   */
+  private async grantedAfterAll(session: RegionSession, request: AcquireRequest, error: unknown): Promise<LockHandle | undefined> {
+    if (!(isGeolockError(error, "TIMEOUT") || isGeolockError(error, "UNAVAILABLE")) || this.closing !== undefined || !session.isLive()) return undefined;
+    const status = await this.status(request.name).catch(() => undefined);
+    const mine = status?.holders.find((h) => h.sessionId === session.id && h.mode === request.mode);
+    if (mine === undefined || !session.isLive()) return undefined;
+    this.logger.debug("acquire answered ambiguously, but the lock is held by our session", { name: request.name, token: mine.token, code: (error as GeolockError).code });
+    return this.adoptGrant(session, request, mine.token);
   }
 
   /** After an acquire ended without a grant: it may still sit in the queue (or have been granted) server-side. */

@@ -261,6 +261,21 @@ describe("acquire outcomes", () => {
     expect(granted.sessionId).toBe(Math.max(...[...state.sessions.keys()]));
   });
 
+  it("adopts a grant whose answer was lost behind TIMEOUTs, instead of withdrawing it", async () => {
+    const [a] = await region(1);
+    const client = await connect();
+    let applied = false;
+    (a as FakeNode).intercept = (r) => {
+      if (r.op !== "acquire") return undefined;
+      if (!applied) void state.handle(r, undefined);
+      applied = true;
+      return err("TIMEOUT", "no answer from the leader; the request may still take effect");
+    };
+    const handle = await client.acquire("us-east:adopt", { waitMs: 300 });
+    expect(handle.token).toBe(state.holders.get("us-east:adopt")?.token);
+    expect(sent(a as FakeNode, "release")).toHaveLength(0);
+  });
+
   it("refuses a second acquire of a name this client holds", async () => {
     await region(1);
     const client = await connect();
