@@ -1,12 +1,16 @@
 // The simulated clients. They propose unique commands to whichever node currently leads,
 // remember what each proposal was assigned (node, index, term), and count it acknowledged
 // once the node they proposed to applies exactly that entry, as a server would answer its
-// client. Now and then they start a ReadIndex read, whose answer the checker validates.
+// client. Like real clients they have a bounded number of requests outstanding and give up
+// on a request after a timeout; without that, a leader that replicates slowly would be
+// handed an ever longer backlog. Now and then they start a ReadIndex read, whose answer the
+// checker validates.
 
 import type { Entry, Index, NodeId, ProposeResult, Term } from "@geolock/raft";
 import { encodeSet } from "./kv-app.js";
 
 interface PendingProposal {
+  readonly atUs: number;
   readonly node: NodeId;
   readonly index: Index;
   readonly term: Term;
@@ -27,12 +31,26 @@ export class SimClient {
   private readonly pending = new Map<string, PendingProposal>();
   private readonly acked: Acknowledged[] = [];
   private refused = 0;
-  private forgotten = 0;
+  private timedOut = 0;
   /** Proposals numbered from here on are "fresh" (made after the faults stopped). */
   private freshFromSeq = Number.MAX_SAFE_INTEGER;
   private freshAcked = 0;
 
-  constructor(private readonly pendingMax: number) {}
+  constructor(
+    private readonly outstandingMax: number,
+    private readonly timeoutUs: number,
+  ) {}
+
+  /** How many proposals may be made now: the free slots once timed-out requests are dropped. */
+  capacity(nowUs: number): number {
+    // The map is in proposal order, so the timed-out requests are at its front.
+    for (const [key, proposal] of this.pending) {
+      if (nowUs - proposal.atUs < this.timeoutUs) break;
+      this.pending.delete(key);
+      this.timedOut += 1;
+    }
+    return Math.max(0, this.outstandingMax - this.pending.size);
+  }
 
   /** The next unique command. */
   nextCommand(): { seq: number; data: Uint8Array } {
@@ -41,17 +59,15 @@ export class SimClient {
   }
 
   /** What the node answered to the proposal of `data`. */
-  proposed(node: NodeId, seq: number, data: Uint8Array, result: ProposeResult): void {
+  proposed(nowUs: number, node: NodeId, seq: number, data: Uint8Array, result: ProposeResult): void {
     if (!result.ok) {
       this.refused += 1;
       return;
     }
-    if (this.pending.size >= this.pendingMax) {
-      const oldest = this.pending.keys().next();
-      if (oldest.done !== true) this.pending.delete(oldest.value);
-      this.forgotten += 1;
+    if (this.pending.size >= this.outstandingMax) {
+      throw new Error(`SimClient: proposal #${seq} beyond ${this.outstandingMax} outstanding`);
     }
-    this.pending.set(decoder.decode(data), { node, index: result.index, term: result.term, seq });
+    this.pending.set(decoder.decode(data), { atUs: nowUs, node, index: result.index, term: result.term, seq });
   }
 
   /** A node applied `entry`: if it is a proposal made there, that proposal is acknowledged. */
@@ -84,7 +100,7 @@ export class SimClient {
     return this.acked;
   }
 
-  counters(): { proposed: number; acknowledged: number; refused: number; forgotten: number } {
-    return { proposed: this.nextSeq - 1, acknowledged: this.acked.length, refused: this.refused, forgotten: this.forgotten };
+  counters(): { proposed: number; acknowledged: number; refused: number; timedOut: number } {
+    return { proposed: this.nextSeq - 1, acknowledged: this.acked.length, refused: this.refused, timedOut: this.timedOut };
   }
 }

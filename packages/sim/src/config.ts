@@ -54,8 +54,10 @@ export interface ClientConfig {
   readonly batchMax: number;
   /** Probability that a request is a ReadIndex read rather than a proposal. */
   readonly readProbability: number;
-  /** Proposals awaiting their outcome that the client remembers; older ones are forgotten. */
-  readonly pendingProposalsMax: number;
+  /** Proposals awaiting their outcome; the clients propose no more until some complete. */
+  readonly outstandingMax: number;
+  /** A proposal not acknowledged within this time is given up (and its slot freed). */
+  readonly timeoutMs: number;
 }
 
 export interface LivenessConfig {
@@ -139,7 +141,9 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       maxAppendBytes: pick([64, 512, 64 * 1024]),
       maxInflightAppends: pick([1, 4, 64]),
       snapshotChunkBytes: pick([48, 1024, 64 * 1024]),
-      maxUncommittedBytes: 1024 * 1024,
+      // The clients never wait, so this is their back-pressure: it bounds the backlog a
+      // leader can build faster than it replicates (the liveness phase must drain it).
+      maxUncommittedBytes: pick([2 * 1024, 8 * 1024, 64 * 1024]),
     },
     network: {
       dropProbability: pick([0, 0.01, 0.05]),
@@ -180,7 +184,8 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       intervalMsMax: pick([10, 40]),
       batchMax: pick([1, 4, 16]),
       readProbability: 0.1,
-      pendingProposalsMax: 512,
+      outstandingMax: pick([8, 32, 128]),
+      timeoutMs: 2000,
     },
     liveness: { timeoutMs: 30_000, proposals: 3, clientIntervalMs: 100 },
     snapshotEveryEntries: pick([8, 40, 200]),

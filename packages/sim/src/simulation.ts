@@ -111,7 +111,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
     this.trace = new Trace(this.params.recentTraceLines, options.traceSink);
     this.network = new SimNetwork(this.params.network, fork());
     this.checker = new SafetyChecker({ entriesMax: this.params.entriesMax, pendingReadsMax: 1024 });
-    this.client = new SimClient(this.params.client.pendingProposalsMax);
+    this.client = new SimClient(this.params.client.outstandingMax, msToUs(this.params.client.timeoutMs));
     this.faultRng = fork();
     this.clientRng = fork();
     this.nodeIds = Array.from({ length: this.params.nodes }, (_, i) => asNodeId(i + 1));
@@ -196,8 +196,12 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
 
   readyTaken(node: SimNode, ready: Ready): void {
     this.checker.readyTaken(node, ready);
-    const vote = ready.hardState?.vote;
-    if (vote !== undefined && vote !== NO_NODE && vote !== node.id) this.votedFor(node.id, node.life);
+    // A vote just granted: the hard state names another node, and it is not yet on disk
+    // (nothing else is in flight, so the disk holds the previous hard state).
+    const hard = ready.hardState;
+    const durable = node.disk.storage.hardState();
+    const granted = hard !== undefined && hard.vote !== NO_NODE && hard.vote !== node.id;
+    if (granted && (hard.vote !== durable.vote || hard.term !== durable.term)) this.votedFor(node.id, node.life);
   }
 
   /** The vote-crash pattern: maybe crash a node that just granted a vote, before its fsync. */
@@ -412,13 +416,15 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
       return `client read r${this.counters.reads - 1} at n${leader.id}: ${result === undefined ? "busy" : result.ok ? "ok" : result.reason}`;
     }
     if (leader.node.isBlocked()) return `client propose at n${leader.id}: busy`;
-    const size = 1 + this.clientRng.nextInt(this.params.client.batchMax);
+    const wanted = this.phase === "liveness" ? 1 : 1 + this.clientRng.nextInt(this.params.client.batchMax);
+    const size = Math.min(wanted, this.client.capacity(this.clock.nowUs()));
+    if (size === 0) return `client propose at n${leader.id}: ${this.params.client.outstandingMax} outstanding`;
     const commands = Array.from({ length: size }, () => this.client.nextCommand());
     const results = leader.node.propose(commands.map((c) => c.data));
     if (results === undefined) throw new Error(`sim: leader n${leader.id} refused a turn although it was not blocked`);
     const outcomes = commands.map((command, i) => {
       const result = results[i] as ProposeResult;
-      this.client.proposed(leader.id, command.seq, command.data, result);
+      this.client.proposed(this.clock.nowUs(), leader.id, command.seq, command.data, result);
       return `#${command.seq} ${result.ok ? `${result.index}@${result.term}` : result.reason}`;
     });
     return `client propose at n${leader.id}: ${outcomes.join(" ")}`;
