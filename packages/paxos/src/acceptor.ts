@@ -11,7 +11,7 @@
 // Equal ballots are admitted so a retransmitted prepare or accept gets the same answer: a
 // ballot belongs to one proposer (see ballot.ts), so equal means "the same proposer again".
 
-import { ballotGreater, compareBallots, formatBallot, ZERO_BALLOT, type Ballot } from "./ballot.js";
+import { ballotGreater, compareBallots, formatBallot, maxBallot, ZERO_BALLOT, type Ballot } from "./ballot.js";
 import type { PaxosValue } from "./commands.js";
 import type { AcceptedEntry, AcceptedMessage, NackMessage, PromiseMessage, RefusedMessage } from "./messages.js";
 import { invariant, type GlobalKey, type Instance } from "./types.js";
@@ -62,7 +62,7 @@ export class AcceptorState {
     // lagging proposer where the key really is.
     if (instance <= applied) return refused(ballot, instance, "chosen", applied);
     if (instance > applied + this.limits.instancesAheadMax) return refused(ballot, instance, "behind", applied);
-    state.promised = ballot;
+    state.promised = maxBallot(state.promised, ballot); // = ballot, as admitted; max() keeps it monotonic by construction
     state.accepted.set(instance, { instance, ballot, value });
     return { kind: "accepted", ballot, instance };
   }

@@ -8,9 +8,14 @@
 // drift bound (docs/paxos.md, "Leases"). The expire is only a proposal: the table frees the
 // key only if no renew was chosen before it. A new leader starts every lease afresh from its
 // own clock (never earlier than the old leader would have), like Chubby's fail-over.
+//
+// Every region watches every lease, so that a majority can expire a holder whose region is
+// cut off. To keep them from all proposing the same expire at once (and duelling over the
+// key), a region waits staggerMs more per step of distance, in the region list, from the
+// holder's region: the holder's region goes first, the others only if it did not.
 
 import type { HolderLease, LockCommand } from "./commands.js";
-import { invariant, TIME_MS_MAX, type FencingToken, type GlobalKey } from "./types.js";
+import { invariant, TIME_MS_MAX, type FencingToken, type GlobalKey, type RegionId } from "./types.js";
 
 export interface LeaseClockConfig {
   /**
@@ -20,11 +25,17 @@ export interface LeaseClockConfig {
   readonly driftBound: number;
   /** Added on top, for scheduling delays between learning and reading the clock. */
   readonly marginMs: number;
-  /** Wait before proposing the same expire again when the last attempt did not take effect. */
+  /**
+   * Wait before proposing the same expire again when the last attempt did not take effect.
+   * Longer than the proposer's proposal timeout, so attempts do not pile up.
+   */
   readonly retryMs: number;
+  /** Extra wait per step of distance from the holder's region (see above). */
+  readonly staggerMs: number;
 }
 
-export const DEFAULT_LEASE_CLOCK: LeaseClockConfig = { driftBound: 0.05, marginMs: 500, retryMs: 1_000 };
+/** For a 10 ms tick and the default 300-tick (3 s) proposal timeout. */
+export const DEFAULT_LEASE_CLOCK: LeaseClockConfig = { driftBound: 0.05, marginMs: 500, retryMs: 5_000, staggerMs: 1_000 };
 
 interface Watched {
   readonly token: FencingToken;
@@ -36,9 +47,15 @@ interface Watched {
 export class LeaseClock {
   private readonly leases = new Map<GlobalKey, Watched>();
 
-  constructor(private readonly config: LeaseClockConfig = DEFAULT_LEASE_CLOCK) {
+  constructor(
+    /** The region running this clock, and every region in the configured order. */
+    private readonly region: RegionId,
+    private readonly regions: readonly RegionId[],
+    private readonly config: LeaseClockConfig = DEFAULT_LEASE_CLOCK,
+  ) {
     invariant(config.driftBound >= 0 && config.driftBound < 1, () => `driftBound ${config.driftBound} outside [0, 1)`);
-    invariant(config.marginMs >= 0 && config.retryMs >= 1, () => `marginMs ${config.marginMs} / retryMs ${config.retryMs}`);
+    invariant(config.marginMs >= 0 && config.retryMs >= 1 && config.staggerMs >= 0, () => `lease clock config ${JSON.stringify(config)}`);
+    invariant(regions.includes(region), () => `lease clock region ${region} is not one of ${regions.join(",")}`);
   }
 
   /** After applying anything for `key`: its current lease (null when free) as the table has it. */
@@ -50,7 +67,7 @@ export class LeaseClock {
     }
     const known = this.leases.get(key);
     if (known !== undefined && known.token === lease.token && known.leaseVersion === lease.leaseVersion) return;
-    const expireAtMs = nowMs + Math.ceil(lease.ttlMs * (1 + this.config.driftBound)) + this.config.marginMs;
+    const expireAtMs = nowMs + Math.ceil(lease.ttlMs * (1 + this.config.driftBound)) + this.config.marginMs + this.staggerMs(lease.holder.region);
     this.leases.set(key, { token: lease.token, leaseVersion: lease.leaseVersion, expireAtMs, nextAttemptMs: expireAtMs });
   }
 
@@ -71,6 +88,12 @@ export class LeaseClock {
       out.push({ key, command: { type: "expire", token: w.token, leaseVersion: w.leaseVersion } });
     }
     return out;
+  }
+
+  private staggerMs(holderRegion: RegionId): number {
+    const n = this.regions.length;
+    const distance = (this.regions.indexOf(this.region) - this.regions.indexOf(holderRegion) + n) % n;
+    return distance * this.config.staggerMs;
   }
 
   /** When the current lease of key may be expired (undefined when free). */

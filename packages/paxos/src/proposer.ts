@@ -32,6 +32,7 @@ import type {
 } from "./messages.js";
 import { asInstance, asProposalId, invariant, type GlobalKey, type Instance, type ProposalId, type RegionId } from "./types.js";
 import { checkKey, checkLockCommand } from "./validate.js";
+import { samePlain } from "./values.js";
 
 export type FailureCode = "NO_QUORUM" | "OVERLOADED";
 
@@ -59,7 +60,7 @@ interface Proposal {
 interface Inflight {
   readonly instance: Instance;
   readonly value: PaxosValue;
-  /** This proposer's proposals in the value; empty for a re-proposed (recovered) value. */
+  /** This proposer's proposals in the value (for a recovered value: those whose command it holds). */
   own: Proposal[];
   readonly votes: Set<RegionId>;
 }
@@ -192,7 +193,10 @@ export class Proposer {
 
   private startPrepare(k: KeyProposer): void {
     const { view, region, epoch } = this.config;
-    const round = Math.max(k.highestRoundSeen, view.promised(k.key).round, k.ballot?.round ?? 0) + 1;
+    // A proposer that keeps losing jumps further ahead: equal rounds are decided by region
+    // name, so without this the region with the lowest name could starve under contention.
+    const jump = 1 + Math.min(k.lostAttempts, 3);
+    const round = Math.max(k.highestRoundSeen, view.promised(k.key).round, k.ballot?.round ?? 0) + jump;
     k.ballot = makeBallot(round, region, epoch);
     k.fromInstance = asInstance(Math.max(view.appliedInstance(k.key), k.knownChosen) + 1);
     k.promises.clear();
@@ -256,6 +260,7 @@ export class Proposer {
     if (recovered !== undefined) {
       k.recovered.delete(k.nextInstance);
       value = recovered;
+      own = claimQueued(k.queue, recovered);
     } else {
       own = k.queue.splice(0, this.config.paxos.batchCommandsMax);
       value = own.map((p) => p.command);
@@ -479,6 +484,17 @@ export class Proposer {
   private onCatchUpReply(m: CatchUpReplyMessage): void {
     if (m.resumeAfter !== null) this.catchUpCursor = m.resumeAfter;
   }
+}
+
+/**
+ * Takes out of the queue the proposals whose command is in a recovered value: once that value
+ * is chosen they are done. This is what keeps an abandoned batch (requeued after a nack) or a
+ * client's retry from being chosen a second time when a takeover re-proposes the first one.
+ */
+function claimQueued(queue: Proposal[], value: PaxosValue): Proposal[] {
+  const claimed = queue.filter((p) => value.some((c) => samePlain(c, p.command, 0)));
+  if (claimed.length > 0) removeWhere(queue, (p) => claimed.includes(p));
+  return claimed;
 }
 
 function removeWhere<T>(items: T[], predicate: (item: T) => boolean): void {
