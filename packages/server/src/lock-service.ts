@@ -110,7 +110,10 @@ export class LockService implements RaftApplication {
   private endWaitsOf(command: unknown, answer: LockAnswer): void {
     if (answer.type !== "waitCancelled" && answer.type !== "sessionClosed") return;
     const { sessionId, name } = command as { sessionId: number; name?: string };
-    const error = new RequestError("TIMEOUT", answer.type === "sessionClosed" ? `session ${sessionId} was closed while waiting` : `the wait for ${String(name)} was withdrawn`);
+    const error =
+      answer.type === "sessionClosed"
+        ? new RequestError("SESSION_EXPIRED", `session ${sessionId} was closed while waiting`)
+        : new RequestError("TIMEOUT", `the wait for ${String(name)} was withdrawn`);
     for (const key of [...this.parked.keys()]) {
       if (answer.type === "waitCancelled" ? key === parkKey(sessionId, String(name)) : key.startsWith(`${sessionId}\u0000`)) {
         this.settleParked(key, (w) => w.reject(error));
@@ -198,9 +201,13 @@ export class LockService implements RaftApplication {
   }
 
   private awaitGrant(sessionId: number, name: string, waitMs: number): Promise<LockAnswer> {
-    // The grant may already be applied (a retried acquire whose first answer was "queued").
-    const held = this.machine.status(name).holders.find((h) => h.sessionId === sessionId);
+    // A retried acquire whose first answer was "queued" may find its wait already over.
+    const status = this.machine.status(name);
+    const held = status.holders.find((h) => h.sessionId === sessionId);
     if (held !== undefined) return Promise.resolve({ type: "granted", name, mode: held.mode, token: held.token });
+    if (!status.waiters.some((w) => w.sessionId === sessionId)) {
+      return Promise.reject(new RequestError("TIMEOUT", `the wait for ${name} has ended without a grant`));
+    }
     const key = parkKey(sessionId, name);
     return new Promise((resolve, reject) => {
       // Backstop only: the state machine times the wait out through a committed tick.

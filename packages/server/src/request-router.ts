@@ -35,9 +35,13 @@ interface ForwardReply {
 }
 
 interface PendingForward {
+  readonly target: PeerId;
   readonly resolve: (response: ClientResponse) => void;
   readonly timer: NodeJS.Timeout;
 }
+
+/** How often forwards in flight are checked for a link that went down under them. */
+const LINK_CHECK_MS = 100;
 
 export interface RouterOptions {
   readonly topology: Topology;
@@ -57,6 +61,7 @@ export class RequestRouter {
   /** Where each region's leader was last seen; a guess until a hint corrects it. */
   private readonly leaderGuess = new Map<string, PeerId>();
   private readonly regionNames: readonly string[];
+  private linkCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: RouterOptions,
@@ -85,6 +90,8 @@ export class RequestRouter {
   }
 
   stop(): void {
+    if (this.linkCheck !== undefined) clearInterval(this.linkCheck);
+    this.linkCheck = undefined;
     for (const [fid, pending] of this.inFlight) {
       clearTimeout(pending.timer);
       pending.resolve({ id: fid, ok: false, error: { code: "UNAVAILABLE", message: "node is shutting down" } });
@@ -171,7 +178,8 @@ export class RequestRouter {
         this.inFlight.delete(fid);
         resolve({ id: request.id, ok: false, error: { code: "TIMEOUT", message: `no answer from ${target}; the request may still take effect` } });
       }, waitMs + this.options.forwardTimeoutMs);
-      this.inFlight.set(fid, { resolve: (r) => resolve({ ...r, id: request.id }), timer });
+      this.inFlight.set(fid, { target, resolve: (r) => resolve({ ...r, id: request.id }), timer });
+      this.linkCheck ??= setInterval(() => this.failForwardsOnLostLinks(), LINK_CHECK_MS);
       const outcome = this.transport.send(target, FORWARD_CHANNEL, { fid, request } satisfies ForwardMessage);
       if (outcome !== "queued") {
         clearTimeout(timer);
@@ -198,6 +206,24 @@ export class RequestRouter {
     void serve().then((response) => {
       this.transport.send(from, FORWARD_REPLY_CHANNEL, { fid: message.fid, response } satisfies ForwardReply);
     });
+  }
+
+  /**
+   * A forward whose link dropped will never be answered (the peer may have died with it
+   * parked): fail it now with NOT_LEADER, so the client retries, with the same seq, at
+   * whoever leads next, instead of waiting out the forward's whole deadline.
+   */
+  private failForwardsOnLostLinks(): void {
+    for (const [fid, pending] of this.inFlight) {
+      if (this.transport.isConnected(pending.target)) continue;
+      this.inFlight.delete(fid);
+      clearTimeout(pending.timer);
+      pending.resolve({ id: fid, ok: false, error: { code: "NOT_LEADER", message: `lost the link to ${pending.target} while it served the request; it may have taken effect` } });
+    }
+    if (this.inFlight.size === 0 && this.linkCheck !== undefined) {
+      clearInterval(this.linkCheck);
+      this.linkCheck = undefined;
+    }
   }
 
   private settleForward(reply: ForwardReply): void {
