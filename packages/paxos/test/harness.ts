@@ -70,6 +70,8 @@ export class HandCluster {
   inFlight: PaxosMessage[] = [];
   readonly outcomes: ProposalOutcome[] = [];
   readonly applied = new Map<RegionId, AppliedCommand[]>();
+  /** Every message delivered so far, in order. */
+  readonly delivered: PaxosMessage[] = [];
 
   constructor(
     readonly config: PaxosConfig,
@@ -143,6 +145,7 @@ export class HandCluster {
   }
 
   private handle(m: PaxosMessage): void {
+    this.delivered.push(m);
     const replica = this.replica(m.to);
     const action = routeInbound(m, replica);
     for (const command of action.log) {
