@@ -80,7 +80,15 @@ export class GeolockNode {
         if (name !== selfName) peers.set(name, nodeUrl(n, "/peer"));
       }
     }
-    const transport = new WsTransport({ self: selfName, secret: options.secret, peers, logger: logger.child({ component: "transport" }) });
+    const transport = new WsTransport({
+      self: selfName,
+      secret: options.secret,
+      peers,
+      logger: logger.child({ component: "transport" }),
+      // On loopback, each node's links leave from its own address, so that a partition can
+      // be made with packet filter rules per address pair (jepsen-lite).
+      ...(self.host.startsWith("127.") ? { localAddress: self.host } : {}),
+    });
     const service = new LockService(
       { region: region.name, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf: (id) => peerName(region.name, id) },
       deps.clock,

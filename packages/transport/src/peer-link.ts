@@ -31,6 +31,8 @@ export interface LinkHost {
   readonly registry: ChannelRegistry;
   readonly random: () => number;
   readonly now: () => number;
+  /** The local address outgoing links bind to, so a test harness can partition nodes by address. */
+  readonly localAddress?: string;
   /** Registers a socket so that transport close() can end it. */
   track(ws: WebSocket): void;
   /** Closes with a code, and cuts the socket if the peer does not answer within closeGraceMs. */
@@ -254,6 +256,7 @@ export class PeerLink {
       perMessageDeflate: false,
       handshakeTimeout: limits.handshakeTimeoutMs,
       followRedirects: false,
+      ...(this.host.localAddress === undefined ? {} : { localAddress: this.host.localAddress }),
     });
     this.dialing = ws;
     this.host.track(ws);

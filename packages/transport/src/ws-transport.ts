@@ -33,6 +33,12 @@ export interface WsTransportOptions {
   readonly peers: ReadonlyMap<PeerId, string>;
   readonly limits?: Partial<TransportLimits>;
   readonly logger?: TransportLogger;
+  /**
+   * The local address outgoing links are bound to. With one loopback address per node
+   * (127.0.0.11, 127.0.0.12, ...) a fault harness can cut links between nodes with packet
+   * filter rules on address pairs (see jepsen-lite).
+   */
+  readonly localAddress?: string;
 }
 
 /** Replaceable sources of time and randomness (tests pin them; defaults are the real ones). */
@@ -77,6 +83,7 @@ export class WsTransport implements PeerTransport {
       registry: this.registry,
       random: dependencies.random ?? Math.random,
       now: dependencies.now ?? (() => performance.now()),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       track: (ws) => this.track(ws),
       closeSocket: (ws, code, reason) => this.closeSocket(ws, code, reason),
     };

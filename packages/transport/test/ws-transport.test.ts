@@ -3,6 +3,8 @@
 // deadlines and back-pressure. Every test starts its own servers and closes them after.
 
 import { createHook } from "node:async_hooks";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Index, Message, NodeId, Term } from "@geolock/raft";
 import { encodeValue } from "../src/codec.js";
@@ -321,5 +323,32 @@ describe("WsTransport link lifecycle", () => {
     expect(a!.transport.isConnected(b!.id)).toBe(false);
     expect(a!.transport.send(b!.id, "raft", heartbeat(a!.id, b!.id, 1))).toBe("droppedClosed");
     await waitFor("b to see the close", () => !b!.transport.isConnected(a!.id));
+  });
+});
+
+describe("outgoing links from a chosen local address", () => {
+  it("dials from localAddress, so a harness can cut links by address pair", async () => {
+    const seen: string[] = [];
+    const server = createServer();
+    server.on("upgrade", (request, socket) => {
+      seen.push(request.socket.remoteAddress ?? "");
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    // "us-east/1" dials "us-east/2" (the smaller id dials).
+    const transport = new WsTransport({
+      self: "us-east/1",
+      secret: newSecret(),
+      peers: new Map([["us-east/2", `ws://127.0.0.1:${port}/peer`]]),
+      limits: TEST_LIMITS,
+      localAddress: "127.0.0.7",
+    });
+    transport.registerChannel("raft", raftChannelValidator({ self: 1 as NodeId, nodeIdOf }), () => {});
+    transport.start();
+    cleanups.push(() => transport.close());
+    await waitFor("a dial", () => seen.length > 0);
+    expect(seen[0]).toBe("127.0.0.7");
   });
 });
