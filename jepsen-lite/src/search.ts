@@ -11,8 +11,12 @@
 //
 // Unknown (info) operations never return, so they are kept in a separate list of calls and
 // tried only after the required candidates: the search needs them only when nothing else
-// explains what follows. Leaving one out is "it never took effect". Placing one that does
-// not change the state is never tried: leaving it out keeps strictly more options open.
+// explains what follows. Leaving one out is "it never took effect". Their linearized set is
+// kept out of the exact cache key: a configuration is pruned when one with the same
+// required set and state, and a subset of its unknown operations, was visited before,
+// because that one had every option this one has. (An unknown acquire followed by an
+// unknown release of the same session returns to the state before: that detour is pruned.)
+// For the same reason placing one that does not change the state is never tried.
 
 import type { Model } from "./model.js";
 
@@ -92,7 +96,7 @@ class RequiredSet {
   }
 }
 
-/** The set of linearized unknown operations; usually small, keyed by its words. */
+/** The set of linearized unknown operations, as bit words. */
 class OptionalSet {
   private readonly words: Uint32Array;
   count = 0;
@@ -111,13 +115,55 @@ class OptionalSet {
     this.count--;
   }
 
-  key(): string {
-    if (this.count === 0) return "";
-    let last = this.words.length - 1;
-    while (last > 0 && this.words[last] === 0) last--;
-    let key = "";
-    for (let w = 0; w <= last; w++) key += `${(this.words[w] as number).toString(36)},`;
-    return key;
+  /** A copy trimmed of trailing zero words. */
+  snapshot(): Uint32Array {
+    if (this.count === 0) return EMPTY_WORDS;
+    let end = this.words.length;
+    while (end > 0 && this.words[end - 1] === 0) end--;
+    return this.words.slice(0, end);
+  }
+
+  /** Whether every member of `other` is in this set. */
+  includes(other: Uint32Array): boolean {
+    for (let w = 0; w < other.length; w++) if (((other[w] as number) & ~(this.words[w] as number)) !== 0) return false;
+    return true;
+  }
+
+  /** Whether every member of this set is in `other`. */
+  within(other: Uint32Array): boolean {
+    if (this.count === 0) return true;
+    for (let w = 0; w < this.words.length; w++) if (((this.words[w] as number) & ~(other[w] ?? 0)) !== 0) return false;
+    return true;
+  }
+}
+
+const EMPTY_WORDS = new Uint32Array(0);
+
+/**
+ * Visited configurations: exact key of (state, required set) -> the unknown-operation sets
+ * seen with it, kept as an antichain (no stored set contains another).
+ */
+class VisitedCache {
+  private readonly seen = new Map<string, Uint32Array[]>();
+  entries = 0;
+
+  /** Records the configuration; false when an equal or stronger one was visited already. */
+  visit(key: string, optional: OptionalSet): boolean {
+    const sets = this.seen.get(key);
+    if (sets === undefined) {
+      this.seen.set(key, [optional.snapshot()]);
+      this.entries++;
+      return true;
+    }
+    for (const set of sets) if (optional.includes(set)) return false;
+    // The new set is stronger than any stored superset of it: those can go.
+    let kept = 0;
+    for (const set of sets) if (!optional.within(set)) sets[kept++] = set;
+    this.entries -= sets.length - kept;
+    sets.length = kept;
+    sets.push(optional.snapshot());
+    this.entries++;
+    return true;
   }
 }
 
@@ -224,8 +270,7 @@ class Search<S, I> {
   private readonly lists: EntryLists;
   private readonly linearized: RequiredSet;
   private readonly optionalLinearized: OptionalSet;
-  /** Visited configurations, by exact key (state, required set, unknown set). */
-  private readonly cache = new Set<string>();
+  private readonly cache = new VisitedCache();
   private readonly stack: Frame<S>[] = [];
   private state: S;
   private steps = 0;
@@ -259,7 +304,7 @@ class Search<S, I> {
     for (;;) {
       if (this.stack.length - this.optionalLinearized.count === this.required.length) return this.success();
       const stop = this.checkLimits(maxSteps);
-      if (stop !== null) return { kind: "unknown", steps: this.steps, cacheEntries: this.cache.size, stop };
+      if (stop !== null) return { kind: "unknown", steps: this.steps, cacheEntries: this.cache.entries, stop };
       if (!scanningOptional) {
         if (cursor === NONE) throw new Error(`search ran off the list with ${this.stack.length} of ${this.required.length} required operations placed`);
         if ((cursor & 1) === 1) {
@@ -303,7 +348,7 @@ class Search<S, I> {
   private checkLimits(maxSteps: number): SearchStop | null {
     this.steps++;
     if (this.steps > maxSteps) return "step-limit";
-    if (this.cache.size > this.limits.maxCacheEntries) return "cache-limit";
+    if (this.cache.entries > this.limits.maxCacheEntries) return "cache-limit";
     if (this.steps % DEADLINE_CHECK_STEPS === 0 && this.limits.now() > this.limits.deadlineMs) return "time-limit";
     return null;
   }
@@ -318,13 +363,12 @@ class Search<S, I> {
     if (!isRequired && hash === this.model.hash(this.state)) return false;
     if (isRequired) this.linearized.add(ref);
     else this.optionalLinearized.add(ref - this.required.length);
-    const key = `${hash}\u0000${this.linearized.key()}\u0000${this.optionalLinearized.key()}`;
-    if (this.cache.has(key)) {
+    const key = `${hash}\u0000${this.linearized.key()}`;
+    if (!this.cache.visit(key, this.optionalLinearized)) {
       if (isRequired) this.linearized.delete(ref);
       else this.optionalLinearized.delete(ref - this.required.length);
       return false;
     }
-    this.cache.add(key);
     this.stack.push({ ref, stateBefore: this.state, bound });
     this.state = next;
     if (isRequired) this.lists.liftRequired(ref);
@@ -378,11 +422,11 @@ class Search<S, I> {
   }
 
   private success(): SearchResult {
-    return { kind: "linearizable", steps: this.steps, cacheEntries: this.cache.size, order: this.stack.map((frame) => frame.ref) };
+    return { kind: "linearizable", steps: this.steps, cacheEntries: this.cache.entries, order: this.stack.map((frame) => frame.ref) };
   }
 
   private notLinearizable(): SearchResult {
     if (this.failure === null) throw new Error(`search failed without recording a failure (longest ${this.best.length})`);
-    return { kind: "not-linearizable", steps: this.steps, cacheEntries: this.cache.size, failure: this.failure };
+    return { kind: "not-linearizable", steps: this.steps, cacheEntries: this.cache.entries, failure: this.failure };
   }
 }

@@ -100,7 +100,7 @@ describe("lock model", () => {
 
   it("lets an unknown acquire hold the lock with an unknown token that a status can reveal", () => {
     const unknown = step(free, op("acquire", { session: "s1" }, "info"));
-    expect(unknown).toEqual({ holder: { session: "s1", token: null, minToken: 0 }, floor: 1 });
+    expect(unknown).toEqual({ holder: { session: "s1", token: null, minToken: 0 }, floor: 0 });
     const revealed = step(unknown, op("status", null, "ok", { holder: "s1", token: 7 }));
     expect(revealed).toEqual({ holder: { session: "s1", token: 7, minToken: 7 }, floor: 8 });
     expect(step(revealed, grant(7, "s2"))).toBeUndefined();

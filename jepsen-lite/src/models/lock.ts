@@ -19,8 +19,9 @@ export interface Holder {
 export interface LockState {
   readonly holder: Holder | null;
   /**
-   * The smallest token the next grant may carry. Exact after grants with known tokens, a
-   * lower bound after grants with unknown ones (sound: it never rejects a legal history).
+   * The smallest token the next grant may carry: one above the highest token known to have
+   * been granted. Grants with unknown tokens leave it alone, so it is a lower bound (sound:
+   * it never rejects a legal history).
    */
   readonly floor: number;
 }
@@ -99,7 +100,9 @@ function acquire(state: LockState, session: string | null, token: number | null)
     // reached a held lock simply did not take effect.
     return token === null ? state : undefined;
   }
-  if (token === null) return { holder: { session, token: null, minToken: state.floor }, floor: state.floor + 1 };
+  // The floor stays: the grant may never have happened, and if it did its token is unknown.
+  // Should a status reveal the token, the floor moves past it then.
+  if (token === null) return { holder: { session, token: null, minToken: state.floor }, floor: state.floor };
   if (token < state.floor) return undefined;
   return { holder: { session, token, minToken: token }, floor: token + 1 };
 }
