@@ -379,7 +379,7 @@ export class Proposer {
       return;
     }
     // Something was chosen beyond what this leader decided: another region led meanwhile.
-    if (k.leading && this.config.view.appliedInstance(k.key) >= k.nextInstance) k.leading = false;
+    if (k.leading && Math.max(this.config.view.appliedInstance(k.key), k.knownChosen) >= k.nextInstance) k.leading = false;
     if (!k.leading) return this.startPrepare(k);
     this.setPhase(k, "accepting");
     this.startAccept(k);
