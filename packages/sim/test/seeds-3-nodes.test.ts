@@ -9,7 +9,7 @@ const CHUNK = 50;
 const TIMEOUT_MS = 300_000;
 
 describe("3-node clusters", () => {
-  for (let first = 1; first <= 1751; first += CHUNK) {
+  for (let first = 1; first <= 2001; first += CHUNK) {
     it(`holds every invariant for seeds ${first}..${first + CHUNK - 1} (mixed profile)`, () => {
       expect(failures({ nodes: 3 }, first, CHUNK)).toEqual([]);
     }, TIMEOUT_MS);

@@ -9,7 +9,7 @@ const CHUNK = 50;
 const TIMEOUT_MS = 300_000;
 
 describe("5-node clusters", () => {
-  for (let first = 1; first <= 1251; first += CHUNK) {
+  for (let first = 1; first <= 1451; first += CHUNK) {
     it(`holds every invariant for seeds ${first}..${first + CHUNK - 1} (mixed profile)`, () => {
       expect(failures({ nodes: 5 }, first, CHUNK)).toEqual([]);
     }, TIMEOUT_MS);
