@@ -4,50 +4,11 @@
 // command that replays it alone, and ends with exactly one line "seeds: N, violations: V".
 // Exit status 1 when V > 0, 2 on bad arguments.
 
-import { PROFILES } from "./config.js";
-import type { Profile } from "./config.js";
+import { parseArgs } from "./cli-args.js";
+import type { CliArgs } from "./cli-args.js";
 import { replayCommand } from "./replay.js";
 import { runSimulation } from "./simulation.js";
 import type { SimResult } from "./simulation.js";
-
-interface CliArgs {
-  readonly nodes: number;
-  readonly seeds: number;
-  readonly start: number;
-  readonly steps: number;
-  readonly profile: Profile;
-  readonly verbose: boolean;
-}
-
-const USAGE = `usage: sim [--nodes N] [--seeds COUNT] [--start SEED] [--steps EVENTS] [--profile ${PROFILES.join("|")}] [--verbose]`;
-
-export function parseArgs(argv: readonly string[]): CliArgs {
-  const values: Record<string, number> = { nodes: 3, seeds: 100, start: 1, steps: 5000 };
-  let verbose = false;
-  let profile: Profile = "mixed";
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "--verbose") {
-      verbose = true;
-      continue;
-    }
-    if (arg === "--profile") {
-      const value = PROFILES.find((p) => p === argv[i + 1]);
-      if (value === undefined) throw new Error(`bad argument --profile ${argv[i + 1] ?? ""}\n${USAGE}`);
-      profile = value;
-      i += 1;
-      continue;
-    }
-    const name = arg.startsWith("--") ? arg.slice(2) : "";
-    const value = Number(argv[i + 1]);
-    if (!(name in values) || !Number.isSafeInteger(value) || value < 0) throw new Error(`bad argument ${arg} ${argv[i + 1] ?? ""}\n${USAGE}`);
-    values[name] = value;
-    i += 1;
-  }
-  const args = { nodes: values.nodes as number, seeds: values.seeds as number, start: values.start as number, steps: values.steps as number, profile, verbose };
-  if (args.nodes < 1 || args.nodes > 9) throw new Error(`--nodes must be 1..9\n${USAGE}`);
-  return args;
-}
 
 function report(result: SimResult, args: CliArgs): void {
   const v = result.violation;

@@ -8,7 +8,9 @@ import { commitsEarlierTerms, sendsBeforePersisting, votesForAnyLog } from "./he
 import { describeFailure, firstCaught } from "./helpers/seeds.js";
 import type { RunOptions } from "./helpers/seeds.js";
 
-const SEED_BUDGET = 40;
+// Measured catch rates (per seed) range from 7% (Figure 8 on 5 nodes) to 60%: with 80 seeds
+// the chance that one goes uncaught by bad luck after the core changes is well below 1%.
+const SEED_BUDGET = 80;
 const TIMEOUT_MS = 300_000;
 const SAFETY: readonly Invariant[] = ["electionSafety", "logMatching", "leaderCompleteness", "stateMachineSafety"];
 
