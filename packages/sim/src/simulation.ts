@@ -8,8 +8,8 @@
 // liveness phase (see liveness.ts) then heals everything and demands recovery in bounded
 // virtual time.
 
-import { NO_NODE, SeededRng, asNodeId } from "@geolock/raft";
-import type { ConfState, Entry, Index, Message, NodeId, ProposeResult, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
+import { SeededRng, asNodeId } from "@geolock/raft";
+import type { ConfState, Entry, Index, Message, NodeId, ProposeResult, RaftStatus, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
 import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
 import { SimClient } from "./client.js";
@@ -28,6 +28,8 @@ import { SimNetwork, uniformUs } from "./network.js";
 import { SafetyChecker } from "./safety.js";
 import { SimNode } from "./sim-node.js";
 import type { NodeEnv, NodeObserver, SimNodeConfig, SimNodeDeps } from "./sim-node.js";
+import { TargetedFaults } from "./targeted-faults.js";
+import type { FaultHost, TargetedFault } from "./targeted-faults.js";
 import { Trace } from "./trace.js";
 import type { TraceSink } from "./trace.js";
 import { InvariantViolation } from "./violation.js";
@@ -71,15 +73,14 @@ export type SimEvent =
   | { readonly kind: "restart"; readonly node: NodeId }
   | { readonly kind: "heal"; readonly partition: number }
   | { readonly kind: "fault" }
-  | { readonly kind: "crashVoter"; readonly node: NodeId; readonly life: number }
-  | { readonly kind: "strikeLeader"; readonly node: NodeId; readonly term: number; readonly how: "crash" | "isolate" }
+  | { readonly kind: "targeted"; readonly fault: TargetedFault }
   | { readonly kind: "client" };
 
 export function runSimulation(options: SimOptions): SimResult {
   return new Simulation(options).run();
 }
 
-export class Simulation implements NodeEnv, NodeObserver, ClusterView {
+export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost {
   readonly params: SimParams;
   readonly clock = new VirtualClock();
   readonly queue: EventQueue<SimEvent>;
@@ -91,6 +92,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   readonly nodeIds: readonly NodeId[];
   private readonly tickPeriodsUs: readonly number[];
   private readonly faultRng: SeededRng;
+  private readonly targeted: TargetedFaults;
   private readonly clientRng: SeededRng;
   private stepCount = 0;
   private phase: Violation["phase"] = "faults";
@@ -98,8 +100,6 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   private clientOn = true;
   /** Incremented at every partition, so that a stale heal event leaves a newer one alone. */
   private partitionSeq = 0;
-  /** The highest term in which a leader was seen (for the new-leader crash pattern). */
-  private lastLeaderTerm = 0;
   private readonly counters = { crashes: 0, restarts: 0, partitions: 0, transfers: 0, confChanges: 0, reads: 0, readsServed: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
   constructor(readonly options: SimOptions) {
@@ -113,6 +113,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
     this.checker = new SafetyChecker({ entriesMax: this.params.entriesMax, pendingReadsMax: 1024 });
     this.client = new SimClient(this.params.client.outstandingMax, msToUs(this.params.client.timeoutMs));
     this.faultRng = fork();
+    this.targeted = new TargetedFaults(this, this.params.faults, this.faultRng);
     this.clientRng = fork();
     this.nodeIds = Array.from({ length: this.params.nodes }, (_, i) => asNodeId(i + 1));
     const conf: ConfState = { voters: this.nodeIds, learners: [] };
@@ -177,6 +178,20 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
     return best;
   }
 
+  // ---- FaultHost (for the targeted fault patterns) ----
+
+  faultsActive(): boolean {
+    return this.faultsOn;
+  }
+
+  scheduleTargeted(delayUs: number, fault: TargetedFault): void {
+    this.queue.push(this.clock.nowUs() + delayUs, { kind: "targeted", fault });
+  }
+
+  applyFault(action: FaultAction): void {
+    this.executeFault(action, []);
+  }
+
   // ---- NodeEnv ----
 
   scheduleDiskDone(node: NodeId, life: number, delayUs: number): void {
@@ -196,29 +211,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
 
   readyTaken(node: SimNode, ready: Ready): void {
     this.checker.readyTaken(node, ready);
-    // A vote just granted: the hard state names another node, and it is not yet on disk
-    // (nothing else is in flight, so the disk holds the previous hard state).
-    const hard = ready.hardState;
-    const durable = node.disk.storage.hardState();
-    const granted = hard !== undefined && hard.vote !== NO_NODE && hard.vote !== node.id;
-    if (granted && (hard.vote !== durable.vote || hard.term !== durable.term)) this.votedFor(node.id, node.life);
-  }
-
-  /** The vote-crash pattern: maybe crash a node that just granted a vote, before its fsync. */
-  private votedFor(id: NodeId, life: number): void {
-    const f = this.params.faults;
-    if (!this.faultsOn || !this.faultRng.chance(f.voteCrashProbability)) return;
-    this.queue.push(this.clock.nowUs(), { kind: "crashVoter", node: id, life });
-  }
-
-  private crashVoter(id: NodeId, life: number): string {
-    const node = this.node(id);
-    const f = this.params.faults;
-    if (!this.faultsOn || !node.isUp() || node.life !== life) return `crash voter n${id}: not up`;
-    if (this.nodes.filter((n) => !n.isUp()).length >= f.downNodesMax) return `crash voter n${id}: enough nodes down`;
-    const action: FaultAction = { kind: "crash", node: id, restartAfterUs: 1 + this.faultRng.nextInt(msToUs(f.quickRestartMsMax)) };
-    this.applyFault(action, []);
-    return `crash voter: ${describeFault(action)}`;
+    this.targeted.readyTaken(node, ready);
   }
 
   beforeDurable(node: SimNode, write: DiskWrite, before: HardState): void {
@@ -257,53 +250,15 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
     this.stepCount += 1;
     const touched: NodeId[] = [];
     const what = this.handle(item.event, touched);
-    const states = touched.filter((id) => this.node(id).isUp()).map((id) => describeStatus(this.node(id).rawNode().status()));
-    this.trace.record(`${item.atUs} #${this.stepCount} ${what}${states.length > 0 ? " | " + states.join(" | ") : ""}`);
-    for (const id of touched) {
-      const node = this.node(id);
-      if (!node.isUp()) continue;
-      const status = node.rawNode().status();
+    const up = touched.map((id) => this.node(id)).filter((node) => node.isUp());
+    const statuses = up.map((node) => node.rawNode().status());
+    const states = statuses.map((status) => ` | ${describeStatus(status)}`).join("");
+    this.trace.record(`${item.atUs} #${this.stepCount} ${what}${states}`);
+    up.forEach((node, i) => {
+      const status = statuses[i] as RaftStatus;
       this.checker.afterEvent(node, status);
-      if (status.role === "leader" && status.term > this.lastLeaderTerm) this.newLeader(id, status.term);
-    }
-  }
-
-  /**
-   * The new-leader fault pattern: with newLeaderFaultProbability, strike a leader as soon as
-   * it is elected (isolate it at once, so its no-op and first proposals exist only on its
-   * disk) or while it is still bringing followers up to date with earlier terms' entries
-   * (isolate or crash it within newLeaderFaultMsMax). Chained over a few terms this builds
-   * the divergent logs of the paper's Figure 8, which random faults reach only rarely.
-   */
-  private newLeader(id: NodeId, term: number): void {
-    this.lastLeaderTerm = term;
-    const f = this.params.faults;
-    if (!this.faultsOn || !this.faultRng.chance(f.newLeaderFaultProbability)) return;
-    const choice = this.faultRng.nextInt(3);
-    const how = choice === 2 ? "crash" : "isolate";
-    const delayUs = choice === 0 ? 0 : uniformUs(this.faultRng, 0, f.newLeaderFaultMsMax);
-    this.queue.push(this.clock.nowUs() + delayUs, { kind: "strikeLeader", node: id, term, how });
-  }
-
-  private strikeLeader(id: NodeId, term: number, how: "crash" | "isolate"): string {
-    const node = this.node(id);
-    const what = `${how} new leader n${id} of t${term}`;
-    if (!this.faultsOn || !node.isUp()) return `${what}: not up`;
-    const status = node.rawNode().status();
-    if (status.role !== "leader" || status.term !== term) return `${what}: no longer leads`;
-    const f = this.params.faults;
-    let action: FaultAction;
-    if (how === "isolate") {
-      const others = this.nodeIds.filter((other) => other !== id);
-      const healAfterUs = 1 + this.faultRng.nextInt(msToUs(f.partitionMsMax));
-      action = { kind: "partition", partition: { kind: "isolate", left: [id], right: others }, healAfterUs };
-    } else {
-      if (this.nodes.filter((n) => !n.isUp()).length >= f.downNodesMax) return `${what}: enough nodes down`;
-      const restartMsMax = this.faultRng.chance(f.quickRestartProbability) ? f.quickRestartMsMax : f.restartMsMax;
-      action = { kind: "crash", node: id, restartAfterUs: 1 + this.faultRng.nextInt(msToUs(restartMsMax)) };
-    }
-    this.applyFault(action, []);
-    return `strike: ${describeFault(action)}`;
+      if (status.role === "leader") this.targeted.leaderSeen(node.id, status.term);
+    });
   }
 
   private handle(event: SimEvent, touched: NodeId[]): string {
@@ -328,10 +283,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
         return this.fault(touched);
       case "client":
         return this.clientRequest(touched);
-      case "crashVoter":
-        return this.crashVoter(event.node, event.life);
-      case "strikeLeader":
-        return this.strikeLeader(event.node, event.term, event.how);
+      case "targeted":
+        return this.targeted.run(event.fault);
     }
   }
 
@@ -369,12 +322,12 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView {
   private fault(touched: NodeId[]): string {
     if (!this.faultsOn) return "fault (stopped)";
     const action = chooseFault(this, this.params.faults, this.faultRng);
-    this.applyFault(action, touched);
+    this.executeFault(action, touched);
     this.scheduleFault();
     return `fault ${describeFault(action)}`;
   }
 
-  private applyFault(action: FaultAction, touched: NodeId[]): void {
+  private executeFault(action: FaultAction, touched: NodeId[]): void {
     switch (action.kind) {
       case "crash":
         this.node(action.node).crash();
