@@ -179,6 +179,16 @@ describe("proposer", () => {
     p.assertInvariants();
   });
 
+  it("fails with OVERLOADED when a majority of acceptors has no room for another key", () => {
+    const c = new HandCluster(config3({ keysMax: 1 }));
+    c.propose(US_EAST, acquire("a"));
+    settle(c);
+    c.propose(US_EAST, acquire("b"), asGlobalKey("global:second"));
+    settle(c);
+    expect(c.outcomes.at(-1)).toMatchObject({ kind: "failed", code: "OVERLOADED", key: "global:second" });
+    expect(c.proposer(US_EAST).stats().pendingProposals).toBe(0);
+  });
+
   it("batches commands queued while an instance is in flight into the next value", () => {
     const c = decidedOnce(new HandCluster(config3()));
     c.propose(US_EAST, acquire("b"));

@@ -36,6 +36,12 @@ describe("message validation", () => {
     }
   });
 
+  it("accepts a refusal, which the protocol sends only under load or lag", () => {
+    const refused = { kind: "refused", from: US_WEST, to: US_EAST, key: KEY, ballot: { round: 2, region: US_EAST, epoch: 1 }, instance: 3, reason: "behind", chosenThrough: 1 };
+    expect(decodeMessage(refused, config3())).toEqual({ ok: true, value: refused });
+    expect(decodeMessage({ ...refused, reason: "tired" }, config3()).ok).toBe(false);
+  });
+
   it("refuses an unknown field, a foreign region, a bad key, an oversized batch and a negative instance", () => {
     const config = config3({ batchCommandsMax: 1 });
     const chosen = { kind: "chosen", from: US_EAST, to: US_WEST, key: KEY, instance: 1, value: [acquire("a")] };

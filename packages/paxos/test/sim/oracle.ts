@@ -41,6 +41,7 @@ export class Oracle {
   private readonly answers = new Map<string, string>();
   private readonly states = new Map<string, string>();
   private readonly nextTokens = new Map<string, number>();
+  private readonly lastGrants = new Map<string, number>();
   private readonly beliefs = new Map<GlobalKey, Belief[]>();
   private readonly quorum: number;
   now = 0;
@@ -104,6 +105,23 @@ export class Oracle {
     const before = this.nextTokens.get(id) ?? 0;
     if (state.nextToken < before) this.fail(`${region}'s token counter for ${key} went back from ${before} to ${state.nextToken}`);
     this.nextTokens.set(id, state.nextToken);
+  }
+
+  /**
+   * A region's table granted `token` to a new holder (not a remembered answer, not the same
+   * holder asking again): it must be above every token that region granted or installed.
+   */
+  freshGrant(region: RegionId, key: GlobalKey, token: FencingToken): void {
+    const id = `${region}/${key}`;
+    const last = this.lastGrants.get(id) ?? 0;
+    if (token <= last) this.fail(`${region} granted ${key} token ${token} after token ${last}`);
+    this.lastGrants.set(id, token);
+  }
+
+  /** A region installed a key state: every token below its counter was granted before. */
+  installed(region: RegionId, key: GlobalKey, state: KeyState): void {
+    const id = `${region}/${key}`;
+    this.lastGrants.set(id, Math.max(this.lastGrants.get(id) ?? 0, state.nextToken - 1));
   }
 
   /** A client got "granted" or "renewed": it believes it holds the key until `untilTick`. */

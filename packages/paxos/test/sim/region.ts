@@ -15,6 +15,7 @@ import {
   type AcceptorLimits,
   type AcceptorState,
   type AppliedCommand,
+  type FencingToken,
   type GlobalKey,
   type LeaseClockConfig,
   type LockAnswer,
@@ -48,6 +49,19 @@ export interface ClientPort {
   fail(clientId: string, seq: number, code: string): void;
 }
 
+/** The holder token after an applied command, given the one before (null: free). */
+function holderAfter(a: AppliedCommand, before: FencingToken | null): FencingToken | null {
+  switch (a.answer.kind) {
+    case "granted":
+      return a.answer.token;
+    case "released":
+    case "expired":
+      return null;
+    default:
+      return before;
+  }
+}
+
 export class SimRegion {
   readonly replica: GlobalReplica;
   private proposer: Proposer | null = null;
@@ -56,6 +70,8 @@ export class SimRegion {
   private log: { command: ReplicaCommand; commitTick: number }[] = [];
   /** Proposal -> the client request it carries. */
   private readonly requests = new Map<ProposalId, { key: GlobalKey; clientId: string; seq: number }>();
+  /** The holder's token after the last apply, per key: tells a fresh grant from a re-acquire. */
+  private readonly previousHolder = new Map<GlobalKey, FencingToken | null>();
   downUntilTick = -1;
   crashes = 0;
 
@@ -164,6 +180,10 @@ export class SimRegion {
 
   private applyOne(command: ReplicaCommand, now: number): void {
     if (command.type === "learn") this.oracle.learned(this.id, command.key, command.instance, command.value);
+    if (command.type === "installKey" && command.state.applied > this.replica.appliedInstance(command.key)) {
+      this.previousHolder.set(command.key, command.state.holder?.token ?? null);
+      this.oracle.installed(this.id, command.key, command.state);
+    }
     const result = this.replica.apply(command);
     const reply = result.reply;
     if (command.type === "accept" && reply?.kind === "accepted") {
@@ -186,12 +206,16 @@ export class SimRegion {
 
   private afterLearning(key: GlobalKey, applied: readonly AppliedCommand[], now: number): void {
     const byInstance = new Map<number, string[]>();
+    let holderBefore = this.previousHolder.get(key) ?? null;
     for (const a of applied) {
       byInstance.set(a.instance, [...(byInstance.get(a.instance) ?? []), JSON.stringify(a.answer)]);
+      if (a.answer.kind === "granted" && !a.duplicate && holderBefore !== a.answer.token) this.oracle.freshGrant(this.id, key, a.answer.token);
+      if (!a.duplicate) holderBefore = holderAfter(a, holderBefore);
       if (a.command.type !== "expire") this.clients.answer(a.command.requestId.clientId, a.command.requestId.seq, a.answer);
     }
     for (const [instance, answers] of byInstance) this.oracle.appliedInstance(this.id, key, instance as AppliedCommand["instance"], answers.join("|"));
     this.oracle.keyState(this.id, key, this.replica.lockTable.keyState(key));
+    this.previousHolder.set(key, this.replica.lockTable.holder(key)?.token ?? null);
     this.leaseClock?.observe(key, this.replica.lockTable.holder(key), this.clockMs(now));
   }
 
