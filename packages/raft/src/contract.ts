@@ -93,7 +93,9 @@ export interface RaftConfig {
  *     and `snapshot` to stable storage, with one fsync when `mustSync` (a snapshot goes
  *     before the entries: entries of the same Ready continue after it);
  *  2. mirror them into the RaftStorage view;
- *  3. only then send `messages` (they may promise what step 1 made durable);
+ *  3. only then send `messages` (they may promise what step 1 made durable) — except the
+ *     leader's replication traffic (`mayLeaveBeforePersist`), which may go out before or
+ *     during step 1: the leader counts its own copy towards commit only after advance();
  *  4. apply `snapshot` (if any) then `committedEntries` to the state machine, in order;
  *  5. serve `readStates` once the applied index reaches each one's index;
  *  6. call advance().
@@ -134,3 +136,13 @@ export type ProposeResult =
   | { readonly ok: false; readonly reason: RefusalReason; readonly leader: NodeId };
 
 export type RequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: RefusalReason; readonly leader: NodeId };
+
+/**
+ * Whether a message may be sent before its Ready's writes are durable. Only a leader's
+ * replication traffic (append, heartbeat, snapshot): it promises nothing about the sender's
+ * disk, and the leader counts its own entries towards commit only once advance() confirms
+ * them (Raft thesis 10.2.1). Votes, acknowledgements and everything else must wait.
+ */
+export function mayLeaveBeforePersist(message: Message): boolean {
+  return message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+}

@@ -172,6 +172,11 @@ export class RaftLog {
     this.committed = index;
   }
 
+  /** The last index the driver has confirmed durable (everything before the unstable entries). */
+  stableLastIndex(): Index {
+    return this.unstable.entries.length > 0 ? asIndex(this.unstable.offset - 1) : this.lastIndex();
+  }
+
   stableTo(index: Index, term: Term): void {
     this.unstable.stableTo(index, term);
   }

@@ -369,7 +369,7 @@ export class Raft {
     this.loadPendingConfs();
     this.role = "leader";
     this.lead = this.id;
-    this.tracker.syncProgress(this.id, asIndex(this.log.lastIndex() + 1), this.limits.maxInflightAppends);
+    this.tracker.syncProgress(this.id, asIndex(this.log.lastIndex() + 1), this.limits.maxInflightAppends, this.log.stableLastIndex());
     // The no-op commits the previous terms' entries (which may not be committed by counting),
     // and no conf change may be proposed until it is applied.
     this.pendingConfIndex = this.appendEntries([{ kind: "normal", data: new Uint8Array(0) }]);
@@ -566,11 +566,10 @@ export class Raft {
   private appendEntries(items: readonly { kind: EntryKind; data: Uint8Array }[]): Index {
     const first = this.log.lastIndex() + 1;
     const entries: Entry[] = items.map((item, i) => ({ term: this.term, index: asIndex(first + i), kind: item.kind, data: item.data }));
-    const last = this.log.append(entries);
-    // The leader counts itself: any follower's acknowledgement leaves after this Ready is durable.
-    (this.tracker.progress.get(this.id) as Progress).maybeUpdate(last);
-    if (this.maybeCommit()) this.releaseReadsAwaitingCommit();
-    return last;
+    // The leader counts itself towards commit only once these entries are durable here
+    // (onStable), so the driver may send them to followers while its own fsync runs
+    // (Raft thesis 10.2.1): a commit always rests on a majority of durable copies.
+    return this.log.append(entries);
   }
 
   /** Sends the appends that proposals deferred, if the node still leads. */
@@ -780,6 +779,20 @@ export class Raft {
     this.bcastAppend();
   }
 
+  /**
+   * The driver made entries durable (RawNode.advance). A leader now counts them as its own
+   * copies: commit may advance, and followers hear of it.
+   */
+  onStable(): void {
+    if (this.role !== "leader") return;
+    const self = this.tracker.progress.get(this.id) as Progress;
+    if (self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
+      this.releaseReadsAwaitingCommit();
+      this.bcastAppend();
+    }
+    this.assertInvariants();
+  }
+
   // ---- Output for RawNode ----
 
   /** Committed entries the application has not applied yet, bounded by maxApplyBytes. */
@@ -834,8 +847,8 @@ export class Raft {
     }
     if (this.role === "leader") {
       const self = this.tracker.progress.get(this.id);
-      if (self === undefined || self.match !== log.lastIndex()) {
-        throw new Error(`raft ${this.id}: leader's own match ${self?.match} differs from last index ${log.lastIndex()}`);
+      if (self === undefined || self.match > log.lastIndex()) {
+        throw new Error(`raft ${this.id}: leader's own match ${self?.match} is beyond its last index ${log.lastIndex()}`);
       }
       if (this.lead !== this.id) throw new Error(`raft ${this.id}: leader believes the leader is ${this.lead}`);
     }

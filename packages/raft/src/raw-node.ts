@@ -119,6 +119,7 @@ export class RawNode {
     if (last !== undefined) {
       this.assertEntryDurable(last);
       this.raft.log.stableTo(last.index, last.term);
+      this.raft.onStable();
     }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) this.raft.appliedTo(lastCommitted.index, ready.committedEntries);

@@ -119,14 +119,19 @@ export class ProgressTracker {
    * Leader: makes the progress map cover exactly allNodes(); new peers are probed from
    * `nextIndex`. The leader's own entry is replicate, matched up to `selfMatch`.
    */
-  syncProgress(self: NodeId, nextIndex: Index, maxInflightAppends: number): void {
+  /**
+   * Creates progress for members that lack it. A new entry for this node itself starts at
+   * `selfMatch`: what its own storage holds durably (a leader counts itself for commit only
+   * with durable entries; see Raft.onStable).
+   */
+  syncProgress(self: NodeId, nextIndex: Index, maxInflightAppends: number, selfMatch: Index = asIndex(nextIndex - 1)): void {
     const wanted = new Set(this.allNodes());
     for (const id of [...this.progress.keys()]) if (!wanted.has(id)) this.progress.delete(id);
     for (const id of wanted) {
       if (this.progress.has(id)) continue;
       const pr = new Progress(nextIndex, maxInflightAppends);
       if (id === self) {
-        pr.maybeUpdate(asIndex(nextIndex - 1));
+        pr.maybeUpdate(selfMatch);
         pr.becomeReplicate();
         pr.recentActive = true;
       }

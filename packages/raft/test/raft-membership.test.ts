@@ -25,10 +25,14 @@ describe("membership", () => {
     for (let i = 0; i < 2 * ELECTION_TICKS && node.status().role !== "leader"; i++) node.tick();
     expect(node.status().role).toBe("leader");
     expect(node.proposeConfChange({ type: "addLearner", nodeId: n(2) })).toMatchObject({ ok: false, reason: "confChangePending" });
-    const rd = node.ready();
-    storage.append(rd.entries);
-    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
-    node.advance();
+    // The no-op becomes durable (and so committed), then applied: only then may a change come.
+    for (let i = 0; i < 2; i++) {
+      const rd = node.ready();
+      storage.append(rd.entries);
+      if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+      node.advance();
+      if (i === 0) expect(node.proposeConfChange({ type: "addLearner", nodeId: n(2) })).toMatchObject({ ok: false, reason: "confChangePending" });
+    }
     expect(node.proposeConfChange({ type: "addLearner", nodeId: n(2) }).ok).toBe(true);
   });
 

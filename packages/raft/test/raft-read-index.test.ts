@@ -52,13 +52,19 @@ describe("ReadIndex", () => {
     expect(net.get(2).node.readIndex(bytes("f"))).toMatchObject({ ok: false, reason: "notLeader" });
   });
 
-  it("a single voter answers at once", () => {
+  it("a single voter answers without asking anyone, once its no-op is durable", () => {
     const storage = new MemoryStorage({ voters: [asNodeId(1)], learners: [] });
     const node = new RawNode({ id: asNodeId(1), storage, rng: new SeededRng(5), electionTicks: ELECTION_TICKS, heartbeatTicks: 1 });
     for (let i = 0; i < 2 * ELECTION_TICKS && node.status().role !== "leader"; i++) node.tick();
     expect(node.readIndex(bytes("solo"))).toEqual({ ok: true });
-    const rd = node.ready();
-    expect(rd.readStates.map((r) => text(r.context))).toEqual(["solo"]);
+    const first = node.ready();
+    expect(first.readStates).toEqual([]);
+    expect(first.messages).toEqual([]);
+    storage.append(first.entries);
+    if (first.hardState !== undefined) storage.setHardState(first.hardState);
+    node.advance();
+    const second = node.ready();
+    expect(second.readStates.map((r) => text(r.context))).toEqual(["solo"]);
   });
 
   it("refuses an empty or a duplicate context", () => {

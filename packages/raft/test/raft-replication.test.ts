@@ -83,6 +83,30 @@ describe("replication", () => {
     expect(net.get(2).applied.length).toBeGreaterThanOrEqual(50);
   });
 
+  it("lets a leader send entries before its own fsync, counting itself only once they are durable", () => {
+    const net = new Network({ voters: [1, 2, 3] });
+    const leader = net.campaign(1);
+    net.flush();
+    const { index } = leader.node.propose(new TextEncoder().encode("early")) as { index: number };
+    // The driver takes the Ready but has not persisted it yet; the appends leave anyway.
+    const rd = leader.node.ready();
+    const toTwo = appendsTo(rd.messages, 2);
+    expect(toTwo).toHaveLength(1);
+    // Follower 2 persists and acknowledges: one durable copy, the leader's is not yet.
+    const follower = net.get(2);
+    follower.node.step(toTwo[0] as Message);
+    net.handleReady(follower);
+    expect(leader.node.status().commit).toBeLessThan(index);
+    const ack = { type: "appendResp", from: asNodeId(2), to: asNodeId(1), term: leader.node.status().term, index, reject: false, rejectHint: 0, hintTerm: 0 } as unknown as Message;
+    leader.node.step(ack);
+    expect(leader.node.status().commit).toBeLessThan(index);
+    // Now the leader's own copy is durable: two of three, committed.
+    leader.storage.append(rd.entries);
+    if (rd.hardState !== undefined) leader.storage.setHardState(rd.hardState);
+    leader.node.advance();
+    expect(leader.node.status().commit).toBe(index);
+  });
+
   it("backtracks over a long divergent tail in a few round trips, by term", () => {
     const net = new Network({ voters: [1, 2, 3] });
     net.campaign(1);

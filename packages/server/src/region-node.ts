@@ -6,6 +6,7 @@
 
 import {
   asIndex,
+  mayLeaveBeforePersist,
   RawNode,
   SeededRng,
   type Entry,
@@ -195,6 +196,8 @@ export class RegionNode {
         // Committed entries that were already durable before this Ready are applied while
         // its own writes are in flight: their answers leave one fsync earlier.
         const durableNow = ready.snapshot === undefined ? this.durablePrefix(ready.committedEntries) : 0;
+        // The leader's appends go out now, so followers fsync while this node does.
+        for (const message of ready.messages) if (mayLeaveBeforePersist(message)) this.send(message);
         this.apply(ready.committedEntries.slice(0, durableNow));
         if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.mustSync) {
           await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
@@ -202,7 +205,7 @@ export class RegionNode {
           this.log.advanceCommit(ready.hardState);
         }
         if (this.stopped) return;
-        for (const message of ready.messages) this.send(message);
+        for (const message of ready.messages) if (!mayLeaveBeforePersist(message)) this.send(message);
         if (ready.snapshot !== undefined) {
           this.app.restore(ready.snapshot.data);
           this.applied = ready.snapshot.metadata.index;
