@@ -7,7 +7,7 @@
 
 import { AcceptorState, type AcceptorKeySnapshot } from "./acceptor.js";
 import type { Ballot } from "./ballot.js";
-import type { AppliedCommand, KeyState, PaxosValue, ReplicaCommand } from "./commands.js";
+import type { AppliedCommand, HolderLease, KeyState, PaxosValue, ReplicaCommand } from "./commands.js";
 import type { PaxosConfig } from "./config.js";
 import { GlobalLockTable } from "./lock-table.js";
 import type { CatchUpReplyMessage, CatchUpRequestMessage, PaxosMessage } from "./messages.js";
@@ -74,6 +74,16 @@ export class GlobalReplica implements ReplicaView {
 
   keysAfter(after: string, limit: number): readonly { key: GlobalKey; applied: Instance }[] {
     return this.table.keysAfter(after, limit);
+  }
+
+  /** Every key with a holder, and its lease: what a new leader's LeaseClock.reset needs. */
+  holders(): { key: GlobalKey; lease: HolderLease }[] {
+    const out: { key: GlobalKey; lease: HolderLease }[] = [];
+    for (const { key } of this.table.keysAfter("", this.table.keyCount)) {
+      const lease = this.table.holder(key);
+      if (lease !== null) out.push({ key, lease });
+    }
+    return out;
   }
 
   /** The table, read-only: holders, tokens, remembered answers. */

@@ -3,7 +3,7 @@
 // checking every field (exact keys, types, ranges, sizes) before any code trusts it.
 
 import type { Ballot } from "./ballot.js";
-import type { DedupRecord, Holder, HolderLease, KeyState, LockAnswer, LockCommand, PaxosValue, RequestId } from "./commands.js";
+import type { DedupRecord, Holder, HolderLease, KeyState, LockAnswer, LockCommand, PaxosValue, ReplicaCommand, RequestId } from "./commands.js";
 import type { PaxosConfig } from "./config.js";
 import type { AcceptedEntry, PaxosMessage } from "./messages.js";
 import type { FencingToken, GlobalKey, Instance, RegionId, Round, Epoch } from "./types.js";
@@ -51,6 +51,41 @@ export function decodeMessage(raw: unknown, config: PaxosConfig): DecodeResult<P
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, error: e.message };
     throw e;
+  }
+}
+
+/** Validates a command read back from the region's Raft log (written by this package's driver). */
+export function decodeReplicaCommand(raw: unknown, config: PaxosConfig): DecodeResult<ReplicaCommand> {
+  try {
+    return { ok: true, value: replicaCommand(raw, config) };
+  } catch (e) {
+    if (e instanceof DecodeError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+function replicaCommand(raw: unknown, config: PaxosConfig): ReplicaCommand {
+  const type = typeof raw === "object" && raw !== null ? (raw as Fields).type : undefined;
+  switch (type) {
+    case "prepare": {
+      const f = record(raw, "prepare", ["type", "from", "key", "ballot", "fromInstance"]);
+      return { type, from: region(f.from, "from", config), key: key(f.key, "key", config), ballot: ballotOf(f.ballot, "ballot", config), fromInstance: instance(f.fromInstance, "fromInstance", 1) };
+    }
+    case "accept": {
+      const f = record(raw, "accept", ["type", "from", "key", "ballot", "instance", "value"]);
+      const ballot = ballotOf(f.ballot, "ballot", config);
+      return { type, from: region(f.from, "from", config), key: key(f.key, "key", config), ballot, instance: instance(f.instance, "instance", 1), value: value(f.value, "value", config) };
+    }
+    case "learn": {
+      const f = record(raw, "learn", ["type", "key", "instance", "value"]);
+      return { type, key: key(f.key, "key", config), instance: instance(f.instance, "instance", 1), value: value(f.value, "value", config) };
+    }
+    case "installKey": {
+      const f = record(raw, "installKey", ["type", "key", "state"]);
+      return { type, key: key(f.key, "key", config), state: keyState(f.state, "state", config) };
+    }
+    default:
+      return fail("type", "prepare, accept, learn or installKey");
   }
 }
 

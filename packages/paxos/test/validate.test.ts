@@ -3,10 +3,10 @@
 // key or an out-of-range number is refused with a message naming the field.
 
 import { describe, expect, it } from "vitest";
-import { asGlobalKey, decodeMessage, type PaxosMessage } from "../src/index.js";
+import { asGlobalKey, decodeMessage, decodeReplicaCommand, routeInbound, type PaxosMessage } from "../src/index.js";
 import { acquire, between, config3, HandCluster, KEY, US_EAST, US_WEST } from "./harness.js";
 
-function roundTrip(m: PaxosMessage): unknown {
+function roundTrip(m: unknown): unknown {
   return JSON.parse(JSON.stringify(m));
 }
 
@@ -34,6 +34,15 @@ describe("message validation", () => {
       const decoded = decodeMessage(roundTrip(m), config3());
       expect(decoded, JSON.stringify(m)).toEqual({ ok: true, value: m });
     }
+  });
+
+  it("accepts every command the driver appends to the log, and refuses a malformed one", () => {
+    const c = new HandCluster(config3());
+    const messages = everyKind();
+    const commands = messages.flatMap((m) => routeInbound(m, c.replica(m.to)).log);
+    expect(new Set(commands.map((x) => x.type))).toEqual(new Set(["prepare", "accept", "learn", "installKey"]));
+    for (const command of commands) expect(decodeReplicaCommand(roundTrip(command), config3())).toEqual({ ok: true, value: command });
+    expect(decodeReplicaCommand({ type: "learn", key: KEY, instance: 0, value: [] }, config3()).ok).toBe(false);
   });
 
   it("accepts a refusal, which the protocol sends only under load or lag", () => {

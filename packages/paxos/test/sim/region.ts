@@ -106,8 +106,7 @@ export class SimRegion {
     this.proposer = this.parts.createProposer?.(config) ?? new Proposer(config);
     const { regions } = this.config;
     this.leaseClock = this.parts.createLeaseClock?.(this.id, regions, this.timing.leaseClock) ?? new LeaseClock(this.id, regions, this.timing.leaseClock);
-    const keys = this.replica.keysAfter("", this.config.keysMax * 2).map(({ key }) => ({ key, lease: this.replica.lockTable.holder(key) }));
-    this.leaseClock.reset(keys, this.clockMs(now));
+    this.leaseClock.reset(this.replica.holders(), this.clockMs(now));
   }
 
   /** The leader dies: volatile state and a random uncommitted tail of the log are lost. */
