@@ -3,6 +3,8 @@
 // ready, and stops everything on Ctrl-C (SIGTERM, then SIGKILL after a deadline).
 //
 // Usage: node scripts/local-cluster.mjs [--data DIR] [--fresh] [--regions us-east,us-west]
+//                                      [--wan realistic | --wan us-east:eu-west=40,...]
+// (`npm start -- --wan realistic` emulates WAN latency between the regions.)
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     data: { type: "string", default: join(root, "data") },
     fresh: { type: "boolean", default: false },
     regions: { type: "string", default: REGIONS.join(",") },
+    wan: { type: "string" },
   },
 });
 const dataRoot = resolve(values.data);
@@ -35,7 +38,11 @@ for (const region of regions) {
     const out = openSync(log, "a");
     const child = spawn(
       process.execPath,
-      [join(root, "dist/node.js"), "--region", region, "--node", String(n), "--data", join(dataRoot, `${region}-${n}`)],
+      [
+        join(root, "dist/node.js"),
+        ...["--region", region, "--node", String(n), "--data", join(dataRoot, `${region}-${n}`)],
+        ...(values.wan === undefined ? [] : ["--wan", values.wan]),
+      ],
       { stdio: ["ignore", out, out] },
     );
     nodes.push({ region, n, port, log, child, exited: false });
@@ -47,7 +54,7 @@ for (const region of regions) {
   }
 }
 
-console.log("geolock local cluster");
+console.log(`geolock local cluster${values.wan === undefined ? "" : ` (WAN emulation: ${values.wan})`}`);
 for (const { region, n, port, log } of nodes) {
   console.log(`  ${`${region}/${n}`.padEnd(10)} ws://127.0.0.1:${port}  http://127.0.0.1:${port}/status  log ${log}`);
 }

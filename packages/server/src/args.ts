@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { findRegion, localTopology, parseTopology, type NodeAddress, type RegionSpec, type Topology } from "./topology.js";
+import { parseWanSpec, WanSpecError, type WanDelays } from "./wan.js";
 
 /** Exit codes of a node that could not start. */
 export const EXIT = {
@@ -37,10 +38,12 @@ export interface NodeOptions {
   readonly secret: Uint8Array;
   readonly usingBuiltInTopology: boolean;
   readonly logLevel: string;
+  /** One-way delays added to messages to other regions (WAN emulation); empty when off. */
+  readonly wan: WanDelays;
 }
 
 export const USAGE = `usage: node dist/node.js --region NAME [--node N] [--config cluster.json] [--data DIR]
-                          [--secret-file FILE] [--log-level info]
+                          [--secret-file FILE] [--log-level info] [--wan SPEC]
 
   --region       the region this node belongs to (local topology: us-east, us-west, eu-west)
   --node         the node's id within its region (default 1)
@@ -49,7 +52,10 @@ export const USAGE = `usage: node dist/node.js --region NAME [--node N] [--confi
   --data         the data directory (default ./data/<region>-<node>)
   --secret-file  a file holding the cluster secret (or set GEOLOCK_SECRET); the built-in
                  local topology falls back to a public development secret
-  --log-level    pino level: trace, debug, info, warn, error (default info)`;
+  --log-level    pino level: trace, debug, info, warn, error (default info)
+  --wan          emulate WAN latency on links to other regions: "realistic" (one way:
+                 us-east/us-west 30 ms, us-east/eu-west 40 ms, us-west/eu-west 70 ms) or
+                 "regionA:regionB=ms,..."; also GEOLOCK_WAN. Off by default.`;
 
 export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): NodeOptions {
   let values;
@@ -63,6 +69,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
         data: { type: "string" },
         "secret-file": { type: "string" },
         "log-level": { type: "string" },
+        wan: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -88,10 +95,21 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     throw new NodeStartError(`unknown --log-level "${logLevel}"`, EXIT.usage);
   }
+  const wanSpec = values.wan ?? env["GEOLOCK_WAN"];
+  let wan: WanDelays = new Map();
+  if (wanSpec !== undefined && wanSpec !== "" && wanSpec !== "off") {
+    try {
+      wan = parseWanSpec(wanSpec, topology.regions.map((r) => r.name));
+    } catch (error) {
+      if (error instanceof WanSpecError) throw new NodeStartError(error.message, EXIT.usage);
+      throw error;
+    }
+  }
   return {
     topology,
     region,
     self,
+    wan,
     dataDir: resolve(values.data ?? `data/${region.name}-${self.id}`),
     secret: loadSecret(values["secret-file"], env, values.config === undefined),
     usingBuiltInTopology: values.config === undefined,

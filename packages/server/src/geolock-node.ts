@@ -20,11 +20,14 @@ import { MetricsRegistry } from "./metrics.js";
 import { RegionNode } from "./region-node.js";
 import { RequestRouter } from "./request-router.js";
 import { nodeUrl, peerName, type PeerName } from "./topology.js";
+import { wanDelayMs, WanTransport } from "./wan.js";
 
 /** Timing of the Raft group. Election timeouts are drawn from [300, 600) ms. */
 export const RAFT_TIMING = { tickMs: 10, heartbeatTicks: 5, electionTicks: 30 } as const;
 /** A follower within this many entries of its commit index counts as caught up for /ready. */
 const READY_LAG_ENTRIES_MAX = 1_000;
+
+type PeerTransportLike = { close(): Promise<void> };
 
 export interface NodeDependencies {
   readonly clock: Clock;
@@ -39,7 +42,8 @@ export class GeolockNode {
   private constructor(
     readonly options: NodeOptions,
     private readonly log: DurableLog,
-    private readonly transport: WsTransport,
+    transport: WsTransport,
+    private readonly peerTransport: PeerTransportLike,
     readonly raft: RegionNode,
     private readonly service: LockService,
     private readonly router: RequestRouter,
@@ -89,6 +93,10 @@ export class GeolockNode {
       // be made with packet filter rules per address pair (jepsen-lite).
       ...(self.host.startsWith("127.") ? { localAddress: self.host } : {}),
     });
+    const regionOfPeer = (peer: string): string => peer.slice(0, peer.indexOf("/"));
+    const peerTransport =
+      options.wan.size === 0 ? transport : new WanTransport(transport, (peer) => wanDelayMs(options.wan, region.name, regionOfPeer(peer)));
+    if (options.wan.size > 0) logger.info({ wan: Object.fromEntries(options.wan) }, "WAN emulation on: one-way delays to other regions");
     const service = new LockService(
       { region: region.name, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf: (id) => peerName(region.name, id) },
       deps.clock,
@@ -104,7 +112,7 @@ export class GeolockNode {
         seed: (self.port * 7919 + Number(process.pid)) >>> 0,
       },
       log,
-      transport,
+      peerTransport,
       service,
       logger.child({ component: "raft" }),
     );
@@ -112,11 +120,11 @@ export class GeolockNode {
     const router = new RequestRouter(
       { topology, region: region.name, self: selfName, forwardHopsMax: 3, forwardTimeoutMs: 5_000, forwardsInFlightMax: 10_000 },
       service,
-      transport,
+      peerTransport,
     );
     const clients = new ClientEndpoint(router, logger.child({ component: "clients" }));
     service.onPush((clientId, push) => clients.push(clientId, push));
-    const node = new GeolockNode(options, log, transport, raft, service, router, clients, logger);
+    const node = new GeolockNode(options, log, transport, peerTransport, raft, service, router, clients, logger);
     await node.listen();
     transport.start();
     raft.start((error) => {
@@ -142,7 +150,7 @@ export class GeolockNode {
     this.router.stop();
     this.service.stop();
     await this.raft.stop();
-    await this.transport.close();
+    await this.peerTransport.close();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
     await this.log.close();

@@ -3,9 +3,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { EXIT, NodeStartError, parseNodeArgs } from "../src/args.js";
 import { localTopology, parseTopology, TopologyError } from "../src/topology.js";
+import { wanDelayMs, WanTransport } from "../src/wan.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -90,5 +91,61 @@ describe("topology validation", () => {
   ])("refuses %s", (_what, input, message) => {
     expect(() => parseTopology(input)).toThrow(TopologyError);
     expect(() => parseTopology(input)).toThrow(message);
+  });
+});
+
+describe("WAN emulation", () => {
+  it("is off by default", () => {
+    expect(parseNodeArgs(["--region", "us-east"], {}).wan.size).toBe(0);
+  });
+
+  it("takes the realistic preset from the flag or GEOLOCK_WAN", () => {
+    const fromFlag = parseNodeArgs(["--region", "us-east", "--wan", "realistic"], {}).wan;
+    expect(wanDelayMs(fromFlag, "us-east", "us-west")).toBe(30);
+    expect(wanDelayMs(fromFlag, "eu-west", "us-east")).toBe(40);
+    expect(wanDelayMs(fromFlag, "us-west", "eu-west")).toBe(70);
+    expect(wanDelayMs(fromFlag, "us-east", "us-east")).toBe(0);
+    const fromEnv = parseNodeArgs(["--region", "us-east"], { GEOLOCK_WAN: "us-east:eu-west=5" }).wan;
+    expect(wanDelayMs(fromEnv, "eu-west", "us-east")).toBe(5);
+    expect(wanDelayMs(fromEnv, "us-east", "us-west")).toBe(0);
+  });
+
+  it("refuses unknown regions and malformed pairs", () => {
+    expect(startError(["--region", "us-east", "--wan", "us-east:mars=10"]).message).toContain('unknown region "mars"');
+    expect(startError(["--region", "us-east", "--wan", "us-east-us-west=10"]).exitCode).toBe(EXIT.usage);
+    expect(startError(["--region", "us-east", "--wan", "us-east:us-east=10"]).message).toContain("two different regions");
+  });
+});
+
+describe("the WAN transport", () => {
+  it("holds messages to another region for the delay, and keeps their order", async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: unknown[] = [];
+      const inner = {
+        self: "us-east/1",
+        registerChannel: () => {},
+        send: (_to: string, _channel: string, message: unknown) => {
+          sent.push(message);
+          return "queued" as const;
+        },
+        isConnected: () => true,
+        stats: () => ({ peers: new Map(), handshakesRefused: 0 }),
+        close: async () => {},
+      };
+      const wan = new WanTransport(inner, (peer) => (peer.startsWith("eu-west") ? 40 : 0));
+      wan.send("us-east/2", "raft", "local");
+      wan.send("eu-west/1", "raft", "far-1");
+      wan.send("eu-west/1", "raft", "far-2");
+      expect(sent).toEqual(["local"]);
+      vi.advanceTimersByTime(39);
+      expect(sent).toEqual(["local"]);
+      vi.advanceTimersByTime(1);
+      expect(sent).toEqual(["local", "far-1", "far-2"]);
+      await wan.close();
+      expect(wan.send("eu-west/1", "raft", "late")).toBe("droppedClosed");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
