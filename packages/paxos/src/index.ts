@@ -18,7 +18,7 @@ export {
 export { AcceptorState, type AcceptorReply, type AcceptorLimits, type AcceptorKeySnapshot } from "./acceptor.js";
 export { GlobalLockTable, FIRST_TOKEN, sameHolder, checkKeyState, type LockTableLimits } from "./lock-table.js";
 export { GlobalReplica, type ReplicaApplyResult, type ReplicaSnapshot } from "./replica.js";
-export { Proposer, type ProposalOutcome, type ProposeResult, type FailureCode, type Drained } from "./proposer.js";
+export { Proposer, type ProposalOutcome, type ProposeResult, type FailureCode, type Drained, type ProposerStats } from "./proposer.js";
 export { LeaseClock, DEFAULT_LEASE_CLOCK, type LeaseClockConfig } from "./lease-clock.js";
 export { routeInbound, type InboundAction } from "./routing.js";
 export { checkKey, checkLockCommand, decodeMessage, decodeReplicaCommand, utf8Bytes, GLOBAL_KEY_PREFIX, type DecodeResult } from "./validate.js";

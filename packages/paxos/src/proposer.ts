@@ -46,6 +46,17 @@ export type ProposeResult =
   | { readonly ok: true; readonly id: ProposalId }
   | { readonly ok: false; readonly reason: "overloaded" | "invalid"; readonly message: string };
 
+export interface ProposerStats {
+  readonly pendingProposals: number;
+  readonly trackedKeys: number;
+  readonly activeKeys: number;
+  readonly droppedMessages: number;
+  /** Phase 1 attempts started (takeovers, retries after a lost ballot). */
+  readonly phase1Started: number;
+  /** Instances this proposer got chosen. */
+  readonly instancesDecided: number;
+}
+
 export interface Drained {
   readonly messages: readonly PaxosMessage[];
   readonly outcomes: readonly ProposalOutcome[];
@@ -102,6 +113,8 @@ export class Proposer {
   private outbox: PaxosMessage[] = [];
   private outcomes: ProposalOutcome[] = [];
   private droppedMessages = 0;
+  private phase1Started = 0;
+  private instancesDecided = 0;
   private catchUpCursor = "";
   private catchUpPeer = 0;
   private ticksToCatchUp: number;
@@ -173,8 +186,16 @@ export class Proposer {
     return this.keys.get(key)?.leading ?? false;
   }
 
-  stats(): { readonly pendingProposals: number; readonly trackedKeys: number; readonly activeKeys: number; readonly droppedMessages: number } {
-    return { pendingProposals: this.pendingCount, trackedKeys: this.keys.size, activeKeys: this.active.size, droppedMessages: this.droppedMessages };
+  /** Counters for metrics: phase1Started / instancesDecided shows how often the fast path held. */
+  stats(): ProposerStats {
+    return {
+      pendingProposals: this.pendingCount,
+      trackedKeys: this.keys.size,
+      activeKeys: this.active.size,
+      droppedMessages: this.droppedMessages,
+      phase1Started: this.phase1Started,
+      instancesDecided: this.instancesDecided,
+    };
   }
 
   assertInvariants(): void {
@@ -198,6 +219,7 @@ export class Proposer {
     const jump = 1 + Math.min(k.lostAttempts, 3);
     const round = Math.max(k.highestRoundSeen, view.promised(k.key).round, k.ballot?.round ?? 0) + jump;
     k.ballot = makeBallot(round, region, epoch);
+    this.phase1Started++;
     k.fromInstance = asInstance(Math.max(view.appliedInstance(k.key), k.knownChosen) + 1);
     k.promises.clear();
     k.refusals.clear();
@@ -284,6 +306,7 @@ export class Proposer {
     for (const p of inflight.own) this.finish(k, { kind: "chosen", id: p.id, key: k.key, instance: inflight.instance });
     k.knownChosen = asInstance(Math.max(k.knownChosen, inflight.instance));
     k.nextInstance = asInstance(inflight.instance + 1);
+    this.instancesDecided++;
     k.inflight = null;
     k.lostAttempts = 0;
     this.advance(k);

@@ -53,6 +53,8 @@ export class SimClient {
   /** Ticks at which requests were answered NO_QUORUM, and acquires granted. */
   readonly noQuorumAt: number[] = [];
   readonly grantedAt: number[] = [];
+  /** Ticks from the first send to the answer, per answered request. */
+  readonly latencyTicks: { readonly type: LockCommand["type"]; readonly ticks: number }[] = [];
 
   constructor(
     readonly id: string,
@@ -87,6 +89,7 @@ export class SimClient {
     const r = this.request;
     if (r === null || requestSeq(r.command) !== seq) return;
     this.request = null;
+    this.latencyTicks.push({ type: r.command.type, ticks: now - r.firstSentTick });
     switch (answer.kind) {
       case "granted":
         return this.granted(r, answer.token, now);

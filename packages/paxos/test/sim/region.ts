@@ -24,6 +24,7 @@ import {
   type PaxosMessage,
   type ProposalId,
   type ProposerConfig,
+  type ProposerStats,
   type RegionId,
   type ReplicaCommand,
 } from "../../src/index.js";
@@ -155,6 +156,11 @@ export class SimRegion {
 
   pendingProposals(): number {
     return this.proposer?.stats().pendingProposals ?? 0;
+  }
+
+  /** The current proposer's counters (a crash starts them afresh). */
+  proposerStats(): ProposerStats | undefined {
+    return this.proposer?.stats();
   }
 
   assertInvariants(): void {

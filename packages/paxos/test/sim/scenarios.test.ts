@@ -8,7 +8,7 @@ import { asRegionId } from "../../src/index.js";
 import { BROKEN } from "./broken.js";
 import { NO_FAULTS } from "./network.js";
 import { SafetyViolation } from "./oracle.js";
-import { LivenessFailure, simulate, THREE_REGIONS } from "./simulation.js";
+import { DEFAULT_SIM, LivenessFailure, Simulation, simulate, THREE_REGIONS } from "./simulation.js";
 
 const BROKEN_SEEDS_MAX = 40;
 
@@ -20,6 +20,25 @@ describe("paxos simulation scenarios", () => {
       expect(report.grants).toBeGreaterThan(5);
       expect(report.chosen).toBeGreaterThan(30);
     }
+  });
+
+  it("lets a region that keeps using a key decide each command in one round trip to its nearest peer", () => {
+    const usEast = asRegionId("us-east");
+    const sim = new Simulation({ ...DEFAULT_SIM, seed: 401, regions: THREE_REGIONS, faults: NO_FAULTS, crashRate: 0, partitionRate: 0, keyCount: 1, clientsPerRegion: 1, clientRegions: [usEast] });
+    sim.run();
+    const [client] = sim.clients;
+    const latencies = client?.latencyTicks.map((l) => l.ticks) ?? [];
+    expect(latencies.length).toBeGreaterThan(10);
+    // Only the very first command needed phase 1; every later one, phase 2 only: at least the
+    // us-east <-> us-west round trip (2 x 30 ticks), at most that with jitter and local commits.
+    const [first, ...rest] = latencies;
+    expect(first).toBeGreaterThan(120);
+    for (const ticks of rest) {
+      expect(ticks).toBeGreaterThanOrEqual(60);
+      expect(ticks).toBeLessThanOrEqual(100);
+    }
+    expect(sim.regions.get(usEast)?.proposerStats()).toMatchObject({ phase1Started: 1 });
+    for (const region of sim.regions.values()) if (region.id !== usEast) expect(region.proposerStats()?.instancesDecided).toBe(0);
   });
 
   it("refuses global locks with NO_QUORUM in a cut-off region while the majority keeps granting", () => {

@@ -58,6 +58,8 @@ export interface SimOptions {
   /** Instead of random partitions: isolate this region during [fromTick, toTick). */
   readonly scriptedPartition?: { readonly region: RegionId; readonly fromTick: number; readonly toTick: number };
   readonly parts?: RegionParts;
+  /** Regions whose clients issue requests (default: all). */
+  readonly clientRegions?: readonly RegionId[];
   /** Clock rates are drawn in [1 - drift, 1 + drift]. */
   readonly clockDrift: number;
 }
@@ -160,7 +162,8 @@ export class Simulation {
     );
     region.elect(0);
     this.regions.set(id, region);
-    for (let c = 0; c < this.options.clientsPerRegion; c++) {
+    const clients = this.options.clientRegions === undefined || this.options.clientRegions.includes(id) ? this.options.clientsPerRegion : 0;
+    for (let c = 0; c < clients; c++) {
       const submit = (key: GlobalKey, command: Parameters<SimRegion["submit"]>[1]): boolean => region.submit(key, command);
       this.clients.push(new SimClient(`${id}/c${c}`, id, this.keys, CLIENT_TIMING, drift(), new SeededRng(this.options.seed * 131 + index * 17 + c), this.oracle, submit));
     }
