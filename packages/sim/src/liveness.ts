@@ -1,9 +1,10 @@
 // The liveness phase. Safety alone is satisfied by a cluster that does nothing, so after
 // the faults stop (network healed and clean, every node restarted) the cluster must, within
-// a bounded virtual time: elect a leader, commit fresh proposals, and bring every member's
-// applied index to the leader's commit, with byte-identical application states.
+// a bounded virtual time: elect a leader, take every node back as a voter (membership
+// changes made under faults may have removed some), commit fresh proposals, and bring
+// every node's applied index to the leader's commit, with byte-identical application states.
 
-import type { NodeId } from "@geolock/raft";
+import type { ConfChange, ConfState, NodeId } from "@geolock/raft";
 import { msToUs } from "./clock.js";
 import { describeStatus } from "./describe.js";
 import { FNV_OFFSET, fnvBytes, hex32 } from "./hash.js";
@@ -31,7 +32,6 @@ export function runLivenessPhase(sim: Simulation): void {
       checkReplicasIdentical(sim, progress.members);
       return;
     }
-    if (progress.freshAcked >= config.proposals) sim.stopClient();
     const next = sim.queue.peek();
     if (next === undefined || next.atUs > deadlineUs) {
       violated("liveness", `no recovery within ${config.timeoutMs}ms of healing: ${progress.why}; ${describeCluster(sim)}`);
@@ -46,7 +46,9 @@ function measure(sim: Simulation, proposals: number): Progress {
   const freshAcked = sim.client.freshAcknowledged();
   const leader = sim.leader();
   if (leader === undefined) return { done: false, freshAcked, members: [], why: "no leader" };
-  const members = [...leader.conf.voters, ...leader.conf.learners];
+  const members = sim.nodeIds;
+  const missing = nextMembershipStep(members, leader.conf);
+  if (missing !== undefined) return { done: false, freshAcked, members, why: `membership still needs ${missing.type} n${missing.nodeId}` };
   if (freshAcked < proposals) return { done: false, freshAcked, members, why: `${freshAcked}/${proposals} fresh proposals committed` };
   const commit = leader.node.rawNode().status().commit;
   for (const id of members) {
@@ -56,6 +58,14 @@ function measure(sim: Simulation, proposals: number): Progress {
     }
   }
   return { done: true, freshAcked, members, why: "recovered" };
+}
+
+/** The next change towards every node being a voter: add a stranger as a learner, promote a learner. */
+export function nextMembershipStep(nodeIds: readonly NodeId[], conf: ConfState): ConfChange | undefined {
+  const stranger = nodeIds.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+  if (stranger !== undefined) return { type: "addLearner", nodeId: stranger };
+  const learner = conf.learners[0];
+  return learner === undefined ? undefined : { type: "addVoter", nodeId: learner };
 }
 
 function checkReplicasIdentical(sim: Simulation, members: readonly NodeId[]): void {

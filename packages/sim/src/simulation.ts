@@ -23,7 +23,7 @@ import type { Scheduled } from "./event-queue.js";
 import { chooseFault, describeFault } from "./faults.js";
 import type { ClusterView, FaultAction } from "./faults.js";
 import { KvApp } from "./kv-app.js";
-import { runLivenessPhase } from "./liveness.js";
+import { nextMembershipStep, runLivenessPhase } from "./liveness.js";
 import { SimNetwork, uniformUs } from "./network.js";
 import { SafetyChecker } from "./safety.js";
 import { SimNode } from "./sim-node.js";
@@ -97,7 +97,6 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
   private stepCount = 0;
   private phase: Violation["phase"] = "faults";
   private faultsOn = true;
-  private clientOn = true;
   /** Incremented at every partition, so that a stale heal event leaves a newer one alone. */
   private partitionSeq = 0;
   private readonly counters = { crashes: 0, restarts: 0, partitions: 0, transfers: 0, confChanges: 0, reads: 0, readsServed: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
@@ -357,7 +356,6 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
   }
 
   private clientRequest(touched: NodeId[]): string {
-    if (!this.clientOn) return "client (stopped)";
     this.scheduleClient();
     const leader = this.leader();
     if (leader === undefined) return "client: no leader";
@@ -369,11 +367,30 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       return `client read r${this.counters.reads - 1} at n${leader.id}: ${result === undefined ? "busy" : result.ok ? "ok" : result.reason}`;
     }
     if (leader.node.isBlocked()) return `client propose at n${leader.id}: busy`;
-    const wanted = this.phase === "liveness" ? 1 : 1 + this.clientRng.nextInt(this.params.client.batchMax);
+    if (this.phase === "liveness") return this.livenessRequest(leader.node, leader.conf);
+    return this.proposeBatch(leader.node, 1 + this.clientRng.nextInt(this.params.client.batchMax));
+  }
+
+  /**
+   * After the faults, the client first brings every node back into the membership (as a
+   * learner, then a voter), then makes the fresh proposals that must commit, then idles so
+   * that the replicas can converge.
+   */
+  private livenessRequest(leader: SimNode, conf: ConfState): string {
+    const change = nextMembershipStep(this.nodeIds, conf);
+    if (change !== undefined) {
+      const result = leader.proposeConfChange(change);
+      return `client ${change.type} n${change.nodeId} at n${leader.id}: ${result === undefined ? "busy" : result.ok ? "ok" : result.reason}`;
+    }
+    if (this.client.freshAcknowledged() >= this.params.liveness.proposals) return "client idle";
+    return this.proposeBatch(leader, 1);
+  }
+
+  private proposeBatch(leader: SimNode, wanted: number): string {
     const size = Math.min(wanted, this.client.capacity(this.clock.nowUs()));
     if (size === 0) return `client propose at n${leader.id}: ${this.params.client.outstandingMax} outstanding`;
     const commands = Array.from({ length: size }, () => this.client.nextCommand());
-    const results = leader.node.propose(commands.map((c) => c.data));
+    const results = leader.propose(commands.map((c) => c.data));
     if (results === undefined) throw new Error(`sim: leader n${leader.id} refused a turn although it was not blocked`);
     const outcomes = commands.map((command, i) => {
       const result = results[i] as ProposeResult;
@@ -409,11 +426,6 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       this.queue.push(this.clock.nowUs(), { kind: "restart", node: node.id });
     }
     runLivenessPhase(this);
-  }
-
-  /** Stops client proposals once the liveness phase has what it needs. */
-  stopClient(): void {
-    this.clientOn = false;
   }
 
   // ---- Construction helpers ----
