@@ -23,3 +23,7 @@ export { Trace } from "./trace.js";
 export { InvariantViolation } from "./violation.js";
 export type { Invariant, Violation } from "./violation.js";
 export { replayCommand } from "./replay.js";
+export { runCli } from "./cli-run.js";
+export type { CliOutput } from "./cli-run.js";
+export { parseArgs } from "./cli-args.js";
+export type { CliArgs } from "./cli-args.js";
