@@ -21,5 +21,5 @@ export { GlobalReplica, type ReplicaApplyResult, type ReplicaSnapshot } from "./
 export { Proposer, type ProposalOutcome, type ProposeResult, type FailureCode, type Drained, type ProposerStats } from "./proposer.js";
 export { LeaseClock, DEFAULT_LEASE_CLOCK, type LeaseClockConfig } from "./lease-clock.js";
 export { routeInbound, type InboundAction } from "./routing.js";
-export { checkKey, checkLockCommand, decodeMessage, decodeReplicaCommand, utf8Bytes, GLOBAL_KEY_PREFIX, type DecodeResult } from "./validate.js";
+export { checkKey, checkLockCommand, decodeMessage, decodeReplicaCommand, decodeReplicaSnapshot, utf8Bytes, GLOBAL_KEY_PREFIX, type DecodeResult } from "./validate.js";
 export { sameValue } from "./values.js";

@@ -2,10 +2,11 @@
 // `decodeMessage` turns an untrusted decoded frame into a PaxosMessage or an error string,
 // checking every field (exact keys, types, ranges, sizes) before any code trusts it.
 
-import type { Ballot } from "./ballot.js";
+import { ZERO_BALLOT, type Ballot } from "./ballot.js";
 import type { DedupRecord, Holder, HolderLease, KeyState, LockAnswer, LockCommand, PaxosValue, ReplicaCommand, RequestId } from "./commands.js";
 import type { PaxosConfig } from "./config.js";
 import type { AcceptedEntry, PaxosMessage } from "./messages.js";
+import type { ReplicaSnapshot } from "./replica.js";
 import type { FencingToken, GlobalKey, Instance, RegionId, Round, Epoch } from "./types.js";
 
 export const GLOBAL_KEY_PREFIX = "global:";
@@ -87,6 +88,56 @@ function replicaCommand(raw: unknown, config: PaxosConfig): ReplicaCommand {
     default:
       return fail("type", "prepare, accept, learn or installKey");
   }
+}
+
+/**
+ * Validates a replica snapshot read from disk or received in a Raft snapshot: every field's
+ * shape and range, keys ascending and unique. GlobalReplica.restore then checks the
+ * cross-field invariants (windows, tokens) and throws if they do not hold.
+ */
+export function decodeReplicaSnapshot(raw: unknown, config: PaxosConfig): DecodeResult<ReplicaSnapshot> {
+  try {
+    return { ok: true, value: replicaSnapshot(raw, config) };
+  } catch (e) {
+    if (e instanceof DecodeError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+function replicaSnapshot(raw: unknown, config: PaxosConfig): ReplicaSnapshot {
+  const f = record(raw, "snapshot", ["version", "region", "acceptor", "table", "pending"]);
+  if (f.version !== 1) fail("snapshot.version", "1");
+  const keysMax = config.keysMax;
+  const acceptor = list(f.acceptor, "snapshot.acceptor", keysMax, (e, p) => {
+    const a = record(e, p, ["key", "promised", "accepted"]);
+    const accepted = list(a.accepted, `${p}.accepted`, config.instancesAheadMax, (x, q): AcceptedEntry => {
+      const r = record(x, q, ["instance", "ballot", "value"]);
+      return { instance: instance(r.instance, `${q}.instance`, 1), ballot: ballotOf(r.ballot, `${q}.ballot`, config), value: value(r.value, `${q}.value`, config) };
+    });
+    return { key: key(a.key, `${p}.key`, config), promised: ballotOrZero(a.promised, `${p}.promised`, config), accepted };
+  });
+  const table = list(f.table, "snapshot.table", 2 * keysMax, (e, p) => {
+    const t = record(e, p, ["key", "state"]);
+    return { key: key(t.key, `${p}.key`, config), state: keyState(t.state, `${p}.state`, config) };
+  });
+  const pending = list(f.pending, "snapshot.pending", 2 * keysMax * config.instancesAheadMax, (e, p) => {
+    const x = record(e, p, ["key", "instance", "value"]);
+    return { key: key(x.key, `${p}.key`, config), instance: instance(x.instance, `${p}.instance`, 1), value: value(x.value, `${p}.value`, config) };
+  });
+  ascending(acceptor.map((a) => a.key), "snapshot.acceptor");
+  ascending(table.map((t) => t.key), "snapshot.table");
+  return { version: 1, region: region(f.region, "snapshot.region", config), acceptor, table, pending };
+}
+
+/** An acceptor's promise: a real ballot, or ZERO_BALLOT for a key it only created. */
+function ballotOrZero(v: unknown, path: string, config: PaxosConfig): Ballot {
+  const f = record(v, path, ["round", "region", "epoch"]);
+  if (f.round === 0 && f.region === "" && f.epoch === 0) return ZERO_BALLOT;
+  return ballotOf(v, path, config);
+}
+
+function ascending(keys: readonly string[], path: string): void {
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] ?? "") >= (keys[i] ?? "")) fail(path, "keys in strictly ascending order");
 }
 
 class DecodeError extends Error {

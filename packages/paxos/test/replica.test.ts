@@ -9,6 +9,7 @@ import {
   asGlobalKey,
   asInstance,
   ballot,
+  decodeReplicaSnapshot,
   GlobalReplica,
   routeInbound,
   type CatchUpRequestMessage,
@@ -117,10 +118,31 @@ describe("global replica", () => {
       const commands = Array.from({ length: 50 }, (_, n) => randomCommand(rng, n));
       const cut = rng.nextInt(commands.length);
       for (const c of commands.slice(0, cut)) original.apply(c);
-      const restored = GlobalReplica.restore(JSON.parse(JSON.stringify(original.snapshot())), config3({ instancesAheadMax: 4 }));
+      const decoded = decodeReplicaSnapshot(JSON.parse(JSON.stringify(original.snapshot())), config3({ instancesAheadMax: 4 }));
+      if (!decoded.ok) throw new Error(`seed ${seed}: ${decoded.error}`);
+      const restored = GlobalReplica.restore(decoded.value, config3({ instancesAheadMax: 4 }));
       for (const c of commands.slice(cut)) expect(restored.apply(c), `seed ${seed}`).toEqual(original.apply(c));
       expect(restored.snapshot()).toEqual(original.snapshot());
     }
+  });
+});
+
+describe("replica snapshot validation", () => {
+  it("refuses a snapshot with a foreign region, unsorted keys or a token counter below the holder's token", () => {
+    const r = replica();
+    learn(r, 1, "a", asGlobalKey("global:a"));
+    learn(r, 1, "b", asGlobalKey("global:b"));
+    const good = JSON.parse(JSON.stringify(r.snapshot())) as ReturnType<GlobalReplica["snapshot"]>;
+    const config = config3({ instancesAheadMax: 4 });
+    expect(decodeReplicaSnapshot(good, config).ok).toBe(true);
+    const [a, b] = good.table;
+    const bad: unknown[] = [
+      { ...good, region: "mars" },
+      { ...good, table: [b, a] },
+      { ...good, table: [{ ...a, state: { ...a?.state, nextToken: 1 } }, b] },
+      { ...good, version: 2 },
+    ];
+    for (const snapshot of bad) expect(decodeReplicaSnapshot(snapshot, config).ok, JSON.stringify(snapshot)).toBe(false);
   });
 });
 
