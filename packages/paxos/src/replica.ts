@@ -8,7 +8,7 @@
 import { AcceptorState, type AcceptorKeySnapshot } from "./acceptor.js";
 import type { Ballot } from "./ballot.js";
 import type { AppliedCommand, HolderLease, KeyState, PaxosValue, ReplicaCommand } from "./commands.js";
-import type { PaxosConfig } from "./config.js";
+import { checkPaxosConfig, type PaxosConfig } from "./config.js";
 import { GlobalLockTable } from "./lock-table.js";
 import type { CatchUpReplyMessage, CatchUpRequestMessage, PaxosMessage } from "./messages.js";
 import type { ReplicaView } from "./replica-view.js";
@@ -41,6 +41,7 @@ export class GlobalReplica implements ReplicaView {
     readonly region: RegionId,
     private readonly acceptor: AcceptorState = new AcceptorState(config),
   ) {
+    checkPaxosConfig(config);
     invariant(config.regions.includes(region), () => `replica region ${region} is not one of ${config.regions.join(",")}`);
     invariant(acceptor.keyCount === 0, () => "a replica starts with an empty acceptor");
     this.table = new GlobalLockTable(config);
