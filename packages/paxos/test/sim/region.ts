@@ -8,6 +8,7 @@
 import type { SeededRng } from "@geolock/raft";
 import {
   asEpoch,
+  decodeReplicaSnapshot,
   GlobalReplica,
   LeaseClock,
   Proposer,
@@ -64,7 +65,8 @@ function holderAfter(a: AppliedCommand, before: FencingToken | null): FencingTok
 }
 
 export class SimRegion {
-  readonly replica: GlobalReplica;
+  /** Replaced on some crashes by a copy restored from its snapshot, as a restarted node would. */
+  replica: GlobalReplica;
   private proposer: Proposer | null = null;
   private leaseClock: LeaseClock | null = null;
   private epoch = 0;
@@ -74,6 +76,7 @@ export class SimRegion {
   /** The holder's token after the last apply, per key: tells a fresh grant from a re-acquire. */
   private readonly previousHolder = new Map<GlobalKey, FencingToken | null>();
   downUntilTick = -1;
+  snapshotRestores = 0;
   crashes = 0;
 
   constructor(
@@ -118,8 +121,17 @@ export class SimRegion {
     const uncommitted = this.log.filter((e) => e.commitTick > now).length;
     const lost = this.rng.nextInt(uncommitted + 1);
     this.log.length -= lost;
+    if (this.rng.chance(0.5)) this.restoreFromSnapshot();
     this.downUntilTick = now + downTicks;
     this.crashes++;
+  }
+
+  /** The region's state survives only through its snapshot: encode, decode, validate, restore. */
+  private restoreFromSnapshot(): void {
+    const decoded = decodeReplicaSnapshot(JSON.parse(JSON.stringify(this.replica.snapshot())), this.config);
+    if (!decoded.ok) throw new Error(`${this.id}: own snapshot does not validate: ${decoded.error}`);
+    this.replica = GlobalReplica.restore(decoded.value, this.config, this.parts.createAcceptor?.(this.config));
+    this.snapshotRestores++;
   }
 
   /** A client's command; false when there is no leader or the proposer refuses it. */

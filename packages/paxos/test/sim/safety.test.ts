@@ -41,6 +41,7 @@ describe("paxos simulation under faults", () => {
       expect(total(reports, (r) => r.chosen)).toBeGreaterThan(SEEDS_PER_CHUNK_3 * 20);
       expect(total(reports, (r) => r.grants)).toBeGreaterThan(SEEDS_PER_CHUNK_3 * 4);
       expect(total(reports, (r) => r.crashes)).toBeGreaterThan(SEEDS_PER_CHUNK_3);
+      expect(total(reports, (r) => r.snapshotRestores)).toBeGreaterThan(0);
     });
   }
 

@@ -1,7 +1,7 @@
 // The seeded simulation: R regions (each a SimRegion), a faulty WAN, clients in every
 // region contending for a few global keys. Phase 1 (faultTicks): drops, duplicates,
-// reordering, region-leader crashes and region partitions, with the oracle checking safety
-// at every event. Phase 2 (settleTicks): everything heals, clients stop starting new work;
+// reordering, region-leader crashes (half of them also restart the region from its snapshot)
+// and region partitions, with the oracle checking safety at every event. Phase 2 (settleTicks): everything heals, clients stop starting new work;
 // then every request must have completed and every region's table must have converged.
 // One seed replays one run exactly.
 
@@ -102,6 +102,7 @@ export interface SimReport {
   readonly grants: number;
   readonly noQuorum: number;
   readonly crashes: number;
+  readonly snapshotRestores: number;
   readonly messages: number;
   readonly clients: readonly SimClient[];
 }
@@ -229,6 +230,7 @@ export class Simulation {
       grants: sum((c) => c.counters.granted),
       noQuorum: sum((c) => c.counters.noQuorum),
       crashes: [...this.regions.values()].reduce((n, r) => n + r.crashes, 0),
+      snapshotRestores: [...this.regions.values()].reduce((n, r) => n + r.snapshotRestores, 0),
       messages: this.network.sent,
       clients: this.clients,
     };
