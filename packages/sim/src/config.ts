@@ -141,6 +141,8 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       maxAppendBytes: pick([64, 512, 64 * 1024]),
       maxInflightAppends: pick([1, 4, 64]),
       snapshotChunkBytes: pick([48, 1024, 64 * 1024]),
+      preVote: pick([true, true, false]),
+      checkQuorum: pick([true, true, false]),
       // The clients never wait, so this is their back-pressure: it bounds the backlog a
       // leader can build faster than it replicates (the liveness phase must drain it).
       maxUncommittedBytes: pick([2 * 1024, 8 * 1024, 64 * 1024]),
