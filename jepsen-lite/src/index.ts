@@ -55,3 +55,14 @@ export {
 } from "./mutual-exclusion.js";
 export { generateLockHistory, generateRegisterHistory, SeededRng, type GenerateOptions } from "./generate.js";
 export { runCheckCli, type CliResult } from "./cli.js";
+// The real-process harness (npm run jepsen) and its report; harness/run.ts, which drives
+// geolock through @geolock/client, is reached through jepsen-cli.ts only.
+export { DEFAULT_OPTIONS, JEPSEN_USAGE, NEMESIS_KINDS, parseJepsenArgs, type HarnessOptions, type NemesisKind, type Target, type Workload } from "./harness/options.js";
+export { cutBetween, Firewall, findNft, NFT_TABLE, nftScript, tableExists, type Cut } from "./harness/firewall.js";
+export { planFaults, type NemesisEvent, type PlannedFault, type ScheduleOptions, type Variant } from "./harness/nemesis.js";
+export { HistoryRecorder, resourceKey } from "./harness/recorder.js";
+export { GuardedResource, type WriteDecision } from "./harness/resource.js";
+export { decodeFromWorker, type FromWorker, type ToWorker, type WorkerConfig } from "./harness/protocol.js";
+export { readNemesisLog, summarize, verdictOf, type RunSummary, type RunVerdict, type SummaryChecks } from "./harness/summary.js";
+export { renderReport, type ReportInput } from "./report/html.js";
+export { decodeUnsafeRequest, serveUnsafe, UnsafeLockServer, type UnsafeRequest } from "./unsafe-server.js";

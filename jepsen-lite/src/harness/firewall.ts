@@ -26,7 +26,7 @@ export function cutBetween(a: readonly string[], b: readonly string[]): Cut[] {
 }
 
 /** The nft script that replaces our table by one dropping exactly `cuts` (atomic: one transaction). */
-export function nftScript(cuts: readonly Cut[]): string {
+export function nftScript(cuts: readonly Cut[], table = NFT_TABLE): string {
   if (cuts.length > CUTS_MAX) throw new Error(`${cuts.length} cuts, more than ${CUTS_MAX}`);
   for (const c of cuts) {
     if (!isLoopback(c.from) || !isLoopback(c.to)) throw new Error(`refusing a rule outside 127.0.0.0/8: ${c.from} -> ${c.to}`);
@@ -34,9 +34,9 @@ export function nftScript(cuts: readonly Cut[]): string {
   const rules = cuts.map((c) => `    ip saddr ${c.from} ip daddr ${c.to} drop`);
   // "add" then "delete" makes the delete succeed whether or not the table existed.
   return [
-    `add table inet ${NFT_TABLE}`,
-    `delete table inet ${NFT_TABLE}`,
-    `table inet ${NFT_TABLE} {`,
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     "  chain output {",
     "    type filter hook output priority 0; policy accept;",
     ...rules,
@@ -56,16 +56,22 @@ export function findNft(): string | undefined {
 }
 
 export class Firewall {
-  private constructor(private readonly nft: string) {}
+  private constructor(
+    private readonly nft: string,
+    /** Our table; only the firewall self-test uses another one, so it never clashes with a run. */
+    readonly table: string,
+  ) {
+    if (!/^[a-z_]{1,32}$/.test(table)) throw new Error(`bad nft table name ${table}`);
+  }
 
   /**
    * A firewall that works, or why not. A partition nemesis that cannot cut must fail the
    * run, never pretend: a "passing" run without partitions would be a lie.
    */
-  static async open(): Promise<{ ok: true; value: Firewall } | { ok: false; error: string }> {
+  static async open(table = NFT_TABLE): Promise<{ ok: true; value: Firewall } | { ok: false; error: string }> {
     const nft = findNft();
     if (nft === undefined) return { ok: false, error: "the partition nemesis needs nft: install the Debian package nftables (apt-get install nftables) and run as root" };
-    const fw = new Firewall(nft);
+    const fw = new Firewall(nft, table);
     try {
       await fw.apply([]);
       await fw.heal();
@@ -77,18 +83,18 @@ export class Firewall {
 
   /** Replaces the current cuts by `cuts`. */
   apply(cuts: readonly Cut[]): Promise<void> {
-    return this.run(["-f", "-"], nftScript(cuts));
+    return this.run(["-f", "-"], nftScript(cuts, this.table));
   }
 
   /** Removes every cut of ours (deletes the table; fine if it is not there). */
   heal(): Promise<void> {
-    return this.run(["-f", "-"], `add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`);
+    return this.run(["-f", "-"], `add table inet ${this.table}\ndelete table inet ${this.table}\n`);
   }
 
   /** For process exit handlers, where nothing asynchronous runs any more. */
   healSync(): void {
     try {
-      execFileSync(this.nft, ["delete", "table", "inet", NFT_TABLE], { stdio: "ignore", timeout: NFT_TIMEOUT_MS });
+      execFileSync(this.nft, ["delete", "table", "inet", this.table], { stdio: "ignore", timeout: NFT_TIMEOUT_MS });
     } catch {
       // Not there: nothing to heal.
     }
@@ -106,11 +112,11 @@ export class Firewall {
 }
 
 /** Whether our table exists now (tests check that a run left nothing behind). */
-export function tableExists(): boolean {
+export function tableExists(table = NFT_TABLE): boolean {
   const nft = findNft();
   if (nft === undefined) return false;
   try {
-    execFileSync(nft, ["list", "table", "inet", NFT_TABLE], { stdio: "ignore", timeout: NFT_TIMEOUT_MS });
+    execFileSync(nft, ["list", "table", "inet", table], { stdio: "ignore", timeout: NFT_TIMEOUT_MS });
     return true;
   } catch {
     return false;

@@ -1,0 +1,88 @@
+// The harness's pure parts: options, the fault schedule, nft rules and the unsafe server's
+// flaws (kept on purpose: it is what the harness must catch).
+
+import { describe, expect, it } from "vitest";
+import { cutBetween, DEFAULT_OPTIONS, nftScript, parseJepsenArgs, planFaults, UnsafeLockServer, decodeUnsafeRequest, NFT_TABLE } from "@geolock/jepsen-lite";
+
+describe("jepsen options", () => {
+  it("parses the issue's command line", () => {
+    const parsed = parseJepsenArgs(["--workload", "mixed", "--nemesis", "kill,pause,partition,region,clock", "--time", "60", "--concurrency", "10", "--seed", "42"]);
+    expect(parsed).toMatchObject({ ok: true, value: { workload: "mixed", nemeses: ["kill", "pause", "partition", "region", "clock"], timeS: 60, concurrency: 10, seed: 42, target: "geolock" } });
+  });
+
+  it("refuses unknown nemeses, bad numbers and partitions of the one-process unsafe server", () => {
+    expect(parseJepsenArgs(["--nemesis", "kill,flood"])).toMatchObject({ ok: false, error: expect.stringMatching(/unknown nemesis flood/) });
+    expect(parseJepsenArgs(["--time", "0"])).toMatchObject({ ok: false });
+    expect(parseJepsenArgs(["--concurrency"])).toMatchObject({ ok: false, error: expect.stringMatching(/needs a value/) });
+    expect(parseJepsenArgs(["--target", "unsafe", "--nemesis", "partition"])).toMatchObject({ ok: false, error: expect.stringMatching(/one process/) });
+  });
+});
+
+describe("fault schedule", () => {
+  const base = { seed: 5, kinds: DEFAULT_OPTIONS.nemeses, timeMs: 60_000, ttlMs: 2_000, singleNode: false };
+
+  it("is the same for the same seed and differs for another", () => {
+    expect(planFaults(base)).toEqual(planFaults(base));
+    expect(planFaults(base)).not.toEqual(planFaults({ ...base, seed: 6 }));
+  });
+
+  it("gives every kind its turn, one fault at a time, all over before the workload ends", () => {
+    const faults = planFaults({ ...base, kinds: ["kill", "pause", "partition", "region", "clock"] });
+    expect(new Set(faults.slice(0, 5).map((f) => f.kind))).toEqual(new Set(["kill", "pause", "partition", "region", "clock"]));
+    for (let i = 1; i < faults.length; i++) expect(faults[i]!.atMs).toBeGreaterThan(faults[i - 1]!.atMs + faults[i - 1]!.durationMs);
+    const last = faults[faults.length - 1]!;
+    expect(last.atMs + last.durationMs).toBeLessThan(base.timeMs);
+  });
+
+  it("pauses clients for longer than their lease", () => {
+    const pauses = planFaults({ ...base, kinds: ["pause"], timeMs: 300_000 }).filter((f) => f.variant === "pause-client");
+    expect(pauses.length).toBeGreaterThan(0);
+    for (const p of pauses) expect(p.durationMs).toBeGreaterThan(2 * base.ttlMs);
+  });
+
+  it("plans nothing without nemeses", () => {
+    expect(planFaults({ ...base, kinds: [] })).toEqual([]);
+  });
+});
+
+describe("nft rules", () => {
+  it("drop each cut direction in an output chain of our own table, replaced atomically", () => {
+    const script = nftScript(cutBetween(["127.0.0.11"], ["127.0.0.12", "127.0.0.13"]));
+    expect(script.split("\n").filter((l) => l.includes(" drop"))).toEqual([
+      "    ip saddr 127.0.0.11 ip daddr 127.0.0.12 drop",
+      "    ip saddr 127.0.0.12 ip daddr 127.0.0.11 drop",
+      "    ip saddr 127.0.0.11 ip daddr 127.0.0.13 drop",
+      "    ip saddr 127.0.0.13 ip daddr 127.0.0.11 drop",
+    ]);
+    expect(script).toMatch(new RegExp(`^add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\ntable inet ${NFT_TABLE} \\{`));
+    expect(script).toContain("type filter hook output priority 0; policy accept;");
+  });
+
+  it("refuses rules that would touch anything outside loopback", () => {
+    expect(() => nftScript([{ from: "10.0.0.1", to: "127.0.0.12" }])).toThrow(/outside 127/);
+  });
+});
+
+describe("the unsafe lock server (deliberately unsafe)", () => {
+  it("grants once, then expires the holder silently after its TTL", () => {
+    let now = 0;
+    const server = new UnsafeLockServer(() => now);
+    expect(server.handle({ id: 1, op: "acquire", key: "k", owner: "a", ttlMs: 1000 })).toMatchObject({ ok: true, token: 1 });
+    expect(server.handle({ id: 2, op: "acquire", key: "k", owner: "b", ttlMs: 1000 })).toMatchObject({ ok: false, error: "HELD" });
+    now = 1001;
+    expect(server.handle({ id: 3, op: "acquire", key: "k", owner: "b", ttlMs: 1000 })).toMatchObject({ ok: true, token: 2 });
+  });
+
+  it("lets anyone release the lock, even a former holder", () => {
+    const server = new UnsafeLockServer(() => 0);
+    server.handle({ id: 1, op: "acquire", key: "k", owner: "b", ttlMs: 1000 });
+    server.handle({ id: 2, op: "release", key: "k" });
+    expect(server.handle({ id: 3, op: "status", key: "k" })).toMatchObject({ holder: null });
+  });
+
+  it("refuses malformed requests", () => {
+    expect(decodeUnsafeRequest("{")).toBeNull();
+    expect(decodeUnsafeRequest(JSON.stringify({ id: 1, op: "acquire", key: "k", owner: "a", ttlMs: -1 }))).toBeNull();
+    expect(decodeUnsafeRequest(JSON.stringify({ id: 1, op: "status", key: "k" }))).toEqual({ id: 1, op: "status", key: "k" });
+  });
+});

@@ -1,0 +1,106 @@
+// report.html: self-contained, verdict first, one timeline lane per process, nemesis
+// windows shaded, and the counterexample of a key that is not linearizable. Checked as
+// text, then rendered in headless Chromium (Debian's, driven by playwright-core); that part
+// is skipped, saying why, when either is missing.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkFencing, checkLinearizability, checkMutualExclusion, DEFAULT_OPTIONS, lockModel, parseHistory, renderReport, summarize, type NemesisEvent, type SummaryChecks } from "@geolock/jepsen-lite";
+
+const CHROMIUM = "/usr/bin/chromium";
+const fixture = fileURLToPath(new URL("./fixtures/lock-bad-double-grant.jsonl", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "jepsen-lite-report-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function checksOf(text: string): SummaryChecks {
+  const parsed = parseHistory(text);
+  if (!parsed.ok) throw new Error("fixture does not parse");
+  const history = parsed.value;
+  const linearizability = checkLinearizability(history, lockModel);
+  const fencing = checkFencing(history);
+  const mutualExclusion = checkMutualExclusion(history);
+  if (!linearizability.ok || !fencing.ok || !mutualExclusion.ok) throw new Error("checkers refused the fixture");
+  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value };
+}
+
+const nemesis: NemesisEvent[] = [
+  { time: 2500, type: "start", kind: "pause", variant: "pause-client", targets: ["worker 0"], detail: "SIGSTOP" },
+  { time: 6500, type: "stop", kind: "pause", variant: "pause-client", targets: ["worker 0"], detail: "healed" },
+];
+const checks = checksOf(readFileSync(fixture, "utf8"));
+const summary = summarize(DEFAULT_OPTIONS, dir, checks, nemesis, { accepted: 0, rejected: 0 }, 1, false);
+const html = renderReport({ summary, checks, nemesis });
+const file = join(dir, "report.html");
+writeFileSync(file, html);
+const processes = new Set(checks.history.operations.map((op) => op.process)).size;
+
+describe("report.html", () => {
+  it("puts the verdict first and explains the failing key", () => {
+    expect(summary.verdict).toBe("invalid");
+    expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('id="timeline"'));
+    expect(html).toContain('data-verdict="invalid"');
+    expect(html).toContain("Could not place:");
+    expect(html).toContain("Longest partial linearization");
+    expect(html).toMatch(/class="nem"/);
+  });
+
+  it("draws one lane per process", () => {
+    expect(html.match(/class="lane"/g)?.length).toBe(processes);
+  });
+
+  it("loads nothing from anywhere: no external scripts, styles, images or links", () => {
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<link|<img|\ssrc=/i);
+  });
+});
+
+/** The few playwright-core calls used here (typed locally: it is an optional dev dependency). */
+interface Page {
+  goto(url: string): Promise<unknown>;
+  textContent(selector: string): Promise<string | null>;
+  locator(selector: string): { count(): Promise<number> };
+}
+interface Context {
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+interface Playwright {
+  chromium: { launchPersistentContext(userDataDir: string, options: { executablePath: string; headless: boolean; args: string[] }): Promise<Context> };
+}
+
+async function loadPlaywright(): Promise<Playwright | string> {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing (apt-get install chromium)`;
+  const name = "playwright-core";
+  try {
+    return (await import(name)) as Playwright;
+  } catch {
+    return "playwright-core is not installed (a dev dependency of the repository)";
+  }
+}
+
+const playwright = await loadPlaywright();
+if (typeof playwright === "string") console.warn(`report.test.ts: browser check skipped: ${playwright}`);
+
+describe.skipIf(typeof playwright === "string")("report.html in headless Chromium", () => {
+  it("renders the verdict and the lanes", async () => {
+    const pw = playwright as Playwright;
+    const profile = mkdtempSync(join(tmpdir(), "jepsen-lite-chromium-"));
+    const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+    const context = await pw.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args });
+    try {
+      const page = await context.newPage();
+      await page.goto(pathToFileURL(file).href);
+      expect(await page.textContent("#verdict")).toMatch(/INVALID/);
+      expect(await page.locator("#timeline .lane").count()).toBe(processes);
+      expect(await page.locator("#timeline rect.ok").count()).toBeGreaterThan(0);
+      expect(await page.locator("#timeline rect.nem").count()).toBe(1);
+      expect(await page.textContent("#blocker")).toMatch(/acquire/);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
