@@ -107,9 +107,9 @@ export class Cluster {
   }
 
   /** Waits until every region has an agreed leader (or the unsafe server accepts connections). */
-  async waitHealthy(timeoutMs: number): Promise<boolean> {
+  async waitHealthy(timeoutMs: number, stop?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && stop?.aborted !== true) {
       if (await this.healthy()) return true;
       await sleep(POLL_MS);
     }

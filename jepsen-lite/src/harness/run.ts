@@ -70,7 +70,7 @@ export async function runJepsen(options: HarnessOptions, interrupt: AbortSignal,
     const message = (error as Error).message;
     log(`error: ${message}`);
     writeFileSync(join(runDir, "error.txt"), `${(error as Error).stack ?? message}\n`);
-    return { exitCode: 3, runDir, summary: null, error: message };
+    return { exitCode: interrupt.aborted ? 130 : 3, runDir, summary: null, error: message };
   } finally {
     await ctx.firewall?.heal().catch(() => ctx.firewall?.healSync());
     await ctx.registry.killAll();
@@ -90,7 +90,7 @@ async function runInside(ctx: RunContext, log: (line: string) => void): Promise<
   const cluster = new Cluster(options.target, runDir, options.portBase, ctx.registry);
   cluster.startAll();
   log(`cluster: ${cluster.nodes.length} node process(es) on ${cluster.nodes.map((n) => n.host).join(", ")}`);
-  if (!(await cluster.waitHealthy(STARTUP_TIMEOUT_MS))) throw new Error(`the cluster had no leader in every region within ${STARTUP_TIMEOUT_MS} ms (see ${join(runDir, "logs")})`);
+  if (!(await cluster.waitHealthy(STARTUP_TIMEOUT_MS, ctx.interrupted))) throw new Error(`the cluster had no leader in every region within ${STARTUP_TIMEOUT_MS} ms (see ${join(runDir, "logs")})`);
 
   const keys = workloadKeys(options);
   const resource = new GuardedResource(options.target === "geolock", join(runDir, "resource.jsonl"));

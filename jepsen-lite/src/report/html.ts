@@ -78,7 +78,7 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .valid{background:#2e9d4f}.invalid{background:#c62828}.unknown{background:#9e7c16}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}
 code,.mono{font-family:ui-monospace,monospace;font-size:12px}
-.ok{fill:#2e9d4f}.fail{fill:#e08a1e}.info{fill:#8a63d2}.flag{stroke:#c62828;stroke-width:2}
+.ok{fill:#2e9d4f}.fail{fill:#e08a1e}.none{fill:#c62828}.info{fill:#8a63d2}.flag{stroke:#c62828;stroke-width:2}
 .nem{fill:#ffcdd2;opacity:.45}.nemlabel{font-size:10px;fill:#b71c1c}.axis{font-size:10px;fill:#555}
 .legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
 .tip{position:fixed;background:#222;color:#fff;padding:4px 8px;border-radius:3px;font:12px ui-monospace,monospace;pointer-events:none;max-width:700px}
@@ -176,7 +176,8 @@ function shading(frame: Frame, top: number, height: number): string {
     .map((w) => {
       const x = frame.x(Math.max(w.start, frame.t0));
       const width = Math.max(1, frame.x(Math.min(w.end, frame.t1)) - x);
-      return `<rect class="nem" x="${fmt(x)}" y="${top}" width="${fmt(width)}" height="${height}" data-tip="${esc(w.label)}"></rect><text class="nemlabel" x="${fmt(x + 2)}" y="${top + 10}">${esc(w.label)}</text>`;
+      // The variant alone fits above the window; the targets are in the tip and the table.
+      return `<rect class="nem" x="${fmt(x)}" y="${top}" width="${fmt(width)}" height="${height}" data-tip="${esc(w.label)}"></rect><text class="nemlabel" x="${fmt(x + 2)}" y="${top + 10}">${esc(w.label.split(" ")[0] ?? "")}</text>`;
     })
     .join("");
 }
@@ -239,9 +240,11 @@ function availability(ops: readonly Operation[], frame: Frame): string {
     const share = n === 0 ? 0 : (answered[b] ?? 0) / n;
     const x = frame.x(frame.t0 + b * 1e9);
     const w = Math.max(1, frame.x(frame.t0 + (b + 1) * 1e9) - x - 1);
+    // A second in which nothing completed is the worst kind: everything waited.
+    if (n === 0) return `<rect class="none" x="${fmt(x)}" y="${fmt(y(0) - 3)}" width="${fmt(w)}" height="3" data-tip="${esc(`second ${b}: nothing completed`)}"></rect>`;
     return `<rect class="ok" x="${fmt(x)}" y="${fmt(y(share))}" width="${fmt(w)}" height="${fmt(y(0) - y(share))}" data-tip="${esc(`second ${b}: ${answered[b] ?? 0} of ${n} answered`)}"></rect>`;
   });
-  return `<h2>Availability over time</h2><p>Share of operations completed each second that got an answer (ok, or HELD for a lock already taken); NOT_SUPPORTED_YET and writes are left out.</p>
+  return `<h2>Availability over time</h2><p>Share of operations completed each second that got an answer (ok, or HELD for a lock already taken); a red mark: nothing completed that second. NOT_SUPPORTED_YET and writes are left out.</p>
 <svg id="availability" width="${WIDTH}" height="${h}">${shading(frame, 0, h - 16)}<text class="axis" x="4" y="${fmt(y(1) + 3)}">100%</text><text class="axis" x="4" y="${fmt(y(0))}">0%</text>${bars.join("")}${timeAxis(frame, h - 4)}</svg>`;
 }
 
