@@ -82,6 +82,8 @@ export interface SimParams {
   readonly faults: FaultConfig;
   readonly client: ClientConfig;
   readonly liveness: LivenessConfig;
+  /** Whether drivers send the leader's replication traffic before their fsync (SimNodeConfig). */
+  readonly earlyReplication: boolean;
   readonly snapshotEveryEntries: number;
   readonly snapshotKeepTailEntries: number;
   readonly inboxMessagesMax: number;
@@ -190,6 +192,7 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
       timeoutMs: 2000,
     },
     liveness: { timeoutMs: 30_000, proposals: 3, clientIntervalMs: 100 },
+    earlyReplication: pick([true, false]),
     snapshotEveryEntries: pick([8, 40, 200]),
     snapshotKeepTailEntries: pick([0, 5, 50]),
     inboxMessagesMax: 1024,

@@ -6,7 +6,7 @@
 // blocked, and messages and ticks that arrive wait in a bounded inbox. A crash loses the
 // RawNode, the inbox and the pending write; a restart rebuilds everything from the disk.
 
-import { RawNode, SeededRng, asIndex } from "@geolock/raft";
+import { RawNode, SeededRng, asIndex, mayLeaveBeforePersist } from "@geolock/raft";
 import type {
   ConfChange,
   Entry,
@@ -40,6 +40,11 @@ export interface SimNodeConfig {
   readonly inboxMessagesMax: number;
   /** Readies handled in one turn before the driver declares the core stuck. */
   readonly readiesPerTurnMax: number;
+  /**
+   * Send the leader's replication traffic (mayLeaveBeforePersist) before the Ready's fsync,
+   * as the server does (Raft thesis 10.2.1); everything else still waits for the disk.
+   */
+  readonly earlyReplication: boolean;
 }
 
 /** What the node needs from the simulation around it. */
@@ -242,11 +247,17 @@ export class SimNode {
 
   /**
    * Step 1 of the Ready contract: make the hard state, entries and snapshot durable. The
-   * rest (mirror, send, apply, advance) happens in finishReady once the write is durable.
+   * rest (mirror, send, apply, advance) happens in finishReady once the write is durable;
+   * only the leader's replication traffic may leave earlier (earlyReplication).
    * Protected so that a test can build a driver that breaks the contract.
    */
-  protected handleReady(ready: Ready): void {
-    this.deps.observer.readyTaken(this, ready);
+  protected handleReady(taken: Ready): void {
+    this.deps.observer.readyTaken(this, taken);
+    let ready = taken;
+    if (this.config.earlyReplication && ready.messages.some(mayLeaveBeforePersist)) {
+      this.sendAll(ready.messages.filter(mayLeaveBeforePersist));
+      ready = { ...ready, messages: ready.messages.filter((m) => !mayLeaveBeforePersist(m)) };
+    }
     const write: DiskWrite = {
       entries: ready.entries,
       ...(ready.hardState !== undefined ? { hardState: ready.hardState } : {}),

@@ -439,6 +439,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       snapshotKeepTailEntries: p.snapshotKeepTailEntries,
       inboxMessagesMax: p.inboxMessagesMax,
       readiesPerTurnMax: p.readiesPerTurnMax,
+      earlyReplication: p.earlyReplication,
     };
     const deps: SimNodeDeps = {
       env: this,

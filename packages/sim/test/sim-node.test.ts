@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { asIndex, asNodeId, asTerm } from "@geolock/raft";
 import type { Message, NodeId } from "@geolock/raft";
+import { SafetyChecker } from "../src/index.js";
 import { harness as build } from "./helpers/node-harness.js";
 import type { Harness } from "./helpers/node-harness.js";
 
@@ -63,5 +64,29 @@ describe("SimNode", () => {
     expect(node.isBlocked()).toBe(true);
     node.diskDone(fsyncs[1]?.life ?? -1);
     expect(node.disk.storage.hardState()).toEqual({ term: 2, vote: 3, commit: 0 });
+  });
+});
+
+describe("SimNode with early replication", () => {
+  /** Campaigns until node 1 leads term 1 with node 2's votes; returns it blocked on the no-op's fsync. */
+  function electedLeader(): Harness {
+    const h = build(n1, new SafetyChecker({ entriesMax: 100, pendingReadsMax: 1 }), true);
+    h.node.start();
+    for (let i = 0; i < 40 && !h.sent.some((m) => m.type === "preVote"); i++) h.node.tick();
+    h.node.receive({ type: "preVoteResp", from: n2, to: n1, term: asTerm(1), reject: false });
+    // Becoming a candidate changes term and vote: the vote requests wait for that fsync.
+    expect(h.sent.some((m) => m.type === "vote")).toBe(false);
+    h.node.diskDone(h.node.life);
+    expect(h.sent.some((m) => m.type === "vote")).toBe(true);
+    h.node.receive({ type: "voteResp", from: n2, to: n1, term: asTerm(1), reject: false });
+    return h;
+  }
+
+  it("lets a new leader's appends leave before its no-op is durable", () => {
+    const { node, sent } = electedLeader();
+    expect(node.rawNode().status().role).toBe("leader");
+    expect(node.isBlocked()).toBe(true);
+    expect(node.disk.storage.lastIndex()).toBe(0);
+    expect(sent.filter((m) => m.type === "append").map((m) => m.to)).toEqual([2, 3]);
   });
 });

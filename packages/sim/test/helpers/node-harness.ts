@@ -14,11 +14,15 @@ export interface Harness {
   readonly fsyncs: { life: number; delayUs: number }[];
 }
 
-export function harness(id: number, observer: NodeObserver = new SafetyChecker({ entriesMax: 1000, pendingReadsMax: 10 })): Harness {
+export function harness(
+  id: number,
+  observer: NodeObserver = new SafetyChecker({ entriesMax: 1000, pendingReadsMax: 10 }),
+  earlyReplication = false,
+): Harness {
   const sent: Message[] = [];
   const fsyncs: { life: number; delayUs: number }[] = [];
   const node = new SimNode(
-    { id: asNodeId(id), raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100 },
+    { id: asNodeId(id), raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100, earlyReplication },
     {
       env: { scheduleDiskDone: (_node, life, delayUs) => fsyncs.push({ life, delayUs }), send: (m) => sent.push(m) },
       observer,
