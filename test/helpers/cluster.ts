@@ -19,6 +19,12 @@ export interface ClusterSpec {
   readonly basePort: number;
   readonly secret?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The address node `node` of region `region` (both 1-based) listens on and sends from;
+   * default 127.0.0.1. Own loopback addresses per node let a test cut links with packet
+   * filter rules per address pair (e.g. region r node n on 127.0.0.(10 r + n)).
+   */
+  readonly host?: (region: number, node: number) => string;
 }
 
 export interface NodeStatus {
@@ -41,6 +47,7 @@ export class NodeProcess {
     readonly port: number,
     readonly dataDir: string,
     readonly logFile: string,
+    readonly host = "127.0.0.1",
   ) {}
 
   get name(): string {
@@ -48,7 +55,7 @@ export class NodeProcess {
   }
 
   get clientUrl(): string {
-    return `ws://127.0.0.1:${this.port}/client`;
+    return `ws://${this.host}:${this.port}/client`;
   }
 
   get running(): boolean {
@@ -99,7 +106,7 @@ export class NodeProcess {
 
   async status(): Promise<NodeStatus | undefined> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/status`, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(`http://${this.host}:${this.port}/status`, { signal: AbortSignal.timeout(1_000) });
       return res.ok ? ((await res.json()) as NodeStatus) : undefined;
     } catch {
       return undefined;
@@ -127,14 +134,14 @@ export class TestCluster {
       regions: spec.regions.map((name, r) => ({
         name,
         id: r + 1,
-        nodes: Array.from({ length: spec.nodesPerRegion }, (_, i) => ({ id: i + 1, host: "127.0.0.1", port: spec.basePort + 10 * (r + 1) + i + 1 })),
+        nodes: Array.from({ length: spec.nodesPerRegion }, (_, i) => ({ id: i + 1, host: spec.host?.(r + 1, i + 1) ?? "127.0.0.1", port: spec.basePort + 10 * (r + 1) + i + 1 })),
       })),
     };
     writeFileSync(this.configFile, JSON.stringify(topology, null, 2));
     mkdirSync(join(this.root, "logs"));
     for (const region of topology.regions) {
       for (const n of region.nodes) {
-        this.nodes.push(new NodeProcess(this, region.name, n.id, n.port, join(this.root, `${region.name}-${n.id}`), join(this.root, "logs", `${region.name}-${n.id}.log`)));
+        this.nodes.push(new NodeProcess(this, region.name, n.id, n.port, join(this.root, `${region.name}-${n.id}`), join(this.root, "logs", `${region.name}-${n.id}.log`), n.host));
       }
     }
   }

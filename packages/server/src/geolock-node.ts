@@ -8,6 +8,7 @@
 //   /metrics Prometheus text
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { asRegionId, paxosConfig } from "@geolock/paxos";
 import { asNodeId, type NodeId } from "@geolock/raft";
 import { DurableLog, IdentityMismatchError } from "@geolock/storage";
 import { WsTransport } from "@geolock/transport";
@@ -15,8 +16,11 @@ import type { Logger } from "pino";
 import { EXIT, NodeStartError, type NodeOptions } from "./args.js";
 import { ClientEndpoint } from "./client-endpoint.js";
 import type { Clock } from "./clock.js";
+import { DEFAULT_GLOBAL_TIMING, GlobalService } from "./global-service.js";
 import { LockService } from "./lock-service.js";
 import { MetricsRegistry } from "./metrics.js";
+import { PaxosPeers } from "./paxos-peers.js";
+import { RegionApplication } from "./region-application.js";
 import { RegionNode } from "./region-node.js";
 import { RequestRouter } from "./request-router.js";
 import { nodeUrl, peerName, type PeerName } from "./topology.js";
@@ -46,6 +50,7 @@ export class GeolockNode {
     private readonly peerTransport: PeerTransportLike,
     readonly raft: RegionNode,
     private readonly service: LockService,
+    private readonly global: GlobalService,
     private readonly router: RequestRouter,
     private readonly clients: ClientEndpoint,
     private readonly logger: Logger,
@@ -102,6 +107,15 @@ export class GeolockNode {
       deps.clock,
       logger.child({ component: "locks" }),
     );
+    const regionId = asRegionId(region.name);
+    const paxos = paxosConfig(topology.regions.map((r) => asRegionId(r.name)));
+    const paxosPeers = new PaxosPeers({ topology, region: regionId, self: selfName, paxos }, peerTransport);
+    const global = new GlobalService(
+      { ...DEFAULT_GLOBAL_TIMING, region: regionId, paxos, seed: (self.port * 104_729 + Number(process.pid)) >>> 0, peerNameOf: (id) => peerName(region.name, id) },
+      deps.clock,
+      paxosPeers,
+      logger.child({ component: "global" }),
+    );
     const raft = new RegionNode(
       {
         nodeId: asNodeId(self.id),
@@ -113,18 +127,20 @@ export class GeolockNode {
       },
       log,
       peerTransport,
-      service,
+      new RegionApplication(service, global),
       logger.child({ component: "raft" }),
     );
     service.attach(raft);
+    global.attach(raft);
     const router = new RequestRouter(
       { topology, region: region.name, self: selfName, forwardHopsMax: 3, forwardTimeoutMs: 5_000, forwardsInFlightMax: 10_000 },
       service,
+      global,
       peerTransport,
     );
     const clients = new ClientEndpoint(router, logger.child({ component: "clients" }));
     service.onPush((clientId, push) => clients.push(clientId, push));
-    const node = new GeolockNode(options, log, transport, peerTransport, raft, service, router, clients, logger);
+    const node = new GeolockNode(options, log, transport, peerTransport, raft, service, global, router, clients, logger);
     await node.listen();
     transport.start();
     raft.start((error) => {
@@ -149,6 +165,7 @@ export class GeolockNode {
     this.clients.close();
     this.router.stop();
     this.service.stop();
+    this.global.stop();
     await this.raft.stop();
     await this.peerTransport.close();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -194,6 +211,7 @@ export class GeolockNode {
         .filter((p) => p.id !== s.id)
         .map((p) => ({ node: peerName(this.options.region.name, p.id), match: p.match, lag: Math.max(0, s.commit - p.match), state: p.state })),
       locks: this.service.stats(),
+      global: this.global.stats(),
       clients: this.clients.connectionCount(),
     };
   }
@@ -232,6 +250,10 @@ export class GeolockNode {
     m.gauge("geolock_locks_sessions", "Open sessions", () => [[labels, this.service.stats().sessions]]);
     m.gauge("geolock_locks_held", "Lock holders", () => [[labels, this.service.stats().holders]]);
     m.gauge("geolock_locks_waiters", "Queued waiters", () => [[labels, this.service.stats().waiters]]);
+    m.gauge("geolock_global_keys", "Global keys in this region's table", () => [[labels, this.global.stats().keys]]);
+    m.gauge("geolock_global_waiting", "Global requests waiting for their command to be chosen", () => [[labels, this.global.stats().waiting]]);
+    m.gauge("geolock_global_phase1_total", "Paxos phase 1 attempts by this leader's proposer", () => [[labels, this.global.stats().proposer?.phase1Started ?? 0]]);
+    m.gauge("geolock_global_decided_total", "Paxos instances decided by this leader's proposer", () => [[labels, this.global.stats().proposer?.instancesDecided ?? 0]]);
     m.gauge("geolock_client_connections", "Open client connections", () => [[labels, this.clients.connectionCount()]]);
     m.gauge("geolock_client_requests_total", "Client requests received", () => [[labels, this.clients.counters.requests]]);
     m.gauge("geolock_client_errors_total", "Client requests answered with an error", () => [[labels, this.clients.counters.errors]]);

@@ -12,7 +12,8 @@ import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import { RequestError, type ClientPush } from "@geolock/transport";
-import type { RaftApplication, RegionNode } from "./region-node.js";
+import { encodeLockEntry } from "./region-entry.js";
+import type { RegionNode } from "./region-node.js";
 
 /** A client command before the leader stamps it with its clock. */
 export type UnstampedCommand = DistributiveOmit<Exclude<LockCommand, { type: "tick" }>, "nowMs">;
@@ -41,9 +42,11 @@ interface ParkedWait {
   readonly timer: NodeJS.Timeout;
 }
 
-const ENTRY_DECODE_DEPTH = 8;
+/** A lock command as RegionApplication took it out of its entry envelope. */
+export type LockEntryCommand = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
-export class LockService implements RaftApplication {
+/** The regional part of the region's replicated application (region-application.ts dispatches to it). */
+export class LockService {
   private machine = new LockStateMachine();
   private node: RegionNode | undefined;
   private role: Role = "follower";
@@ -95,8 +98,8 @@ export class LockService implements RaftApplication {
     return this.machine.status(name);
   }
 
-  applyEntry(entry: Entry): void {
-    const decoded = decodePlain(entry.data, ENTRY_DECODE_DEPTH);
+  /** Applies one committed lock entry (RegionApplication has opened its envelope). */
+  applyCommand(entry: Entry, decoded: LockEntryCommand): void {
     const { answer, events } = this.machine.apply(
       { index: entry.index, term: entry.term },
       decoded.ok ? decoded.value : { undecodable: decoded.reason },
@@ -169,7 +172,7 @@ export class LockService implements RaftApplication {
 
   private propose(command: LockCommand): Promise<LockAnswer> {
     const node = this.requireNode();
-    const result = node.propose(encodeValue(command));
+    const result = node.propose(encodeLockEntry(command));
     if (!result.ok) {
       if (result.reason === "overloaded") return Promise.reject(new RequestError("OVERLOADED", "too many uncommitted proposals"));
       const hint = result.leader === NO_NODE ? undefined : this.options.peerNameOf(result.leader);
@@ -186,7 +189,7 @@ export class LockService implements RaftApplication {
 
   private proposeTick(): void {
     if (this.role !== "leader" || this.node === undefined) return;
-    const result = this.node.propose(encodeValue({ type: "tick", nowMs: this.clock.nowMs() }));
+    const result = this.node.propose(encodeLockEntry({ type: "tick", nowMs: this.clock.nowMs() }));
     if (!result.ok) this.logger.debug({ reason: result.reason }, "tick not proposed");
   }
 

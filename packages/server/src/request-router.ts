@@ -3,6 +3,10 @@
 // lead the request's region (this region's leader, or another region's), following
 // NOT_LEADER hints for a bounded number of hops. A forwarded request is only ever served
 // or refused by its receiver, never forwarded again, so forwarding cannot loop.
+//
+// Global locks (`global:<key>`): a request belongs to the node's own region, whose leader
+// proposes it to the other regions (global-service.ts); the status of a global key is the
+// answering node's applied view and is served by any node without forwarding.
 
 import type { LockAnswer } from "@geolock/locks";
 import {
@@ -18,6 +22,8 @@ import {
   type ClientRequest,
   type ClientResponse,
 } from "@geolock/transport";
+import { globalKeyOf, globalRequestOf, globalResponse, isGlobalOp } from "./global-requests.js";
+import type { GlobalService } from "./global-service.js";
 import type { LockService } from "./lock-service.js";
 import { peerName, type Topology } from "./topology.js";
 
@@ -66,6 +72,7 @@ export class RequestRouter {
   constructor(
     private readonly options: RouterOptions,
     private readonly service: LockService,
+    private readonly global: GlobalService,
     private readonly transport: PeerTransport,
   ) {
     this.regionNames = options.topology.regions.map((r) => r.name);
@@ -81,6 +88,8 @@ export class RequestRouter {
   async handle(request: ClientRequest): Promise<ClientResponse> {
     try {
       if (request.op === "cluster") return ok(request.id, this.clusterView());
+      const globalStatus = this.globalStatus(request);
+      if (globalStatus !== undefined) return globalStatus;
       const region = this.regionOf(request);
       if (region === this.options.region && this.service.isLeader()) return await this.serveLocally(request);
       return await this.forward(request, region);
@@ -105,8 +114,18 @@ export class RequestRouter {
       return request.region;
     }
     const scope = scopeOfName(request.name, this.regionNames);
-    if (scope.kind === "global") throw new RequestError("NOT_SUPPORTED_YET", "global locks are not supported yet");
+    if (isGlobalOp(request)) {
+      if (scope.kind !== "global") throw new RequestError("INVALID_NAME", `${request.op} takes a "global:<key>" name, got "${request.name}"`);
+      return this.options.region;
+    }
+    if (scope.kind === "global") throw new RequestError("INVALID_ARGUMENT", `${request.op} is for regional locks; "${request.name}" is global (use globalAcquire, globalRenew, globalRelease)`);
     return scope.region;
+  }
+
+  /** A status read of a global key: this node's applied view, never forwarded. */
+  private globalStatus(request: ClientRequest): ClientResponse | undefined {
+    if (request.op !== "status" || scopeOfName(request.name, this.regionNames).kind !== "global") return undefined;
+    return ok(request.id, this.global.status(globalKeyOf(request.name)));
   }
 
   private async serveLocally(request: ClientRequest): Promise<ClientResponse> {
@@ -135,6 +154,10 @@ export class RequestRouter {
       case "release":
         answer = await s.submit({ type: "release", clientId: request.clientId, seq: request.seq, sessionId: request.sessionId as never, name: request.name });
         break;
+      case "globalAcquire":
+      case "globalRenew":
+      case "globalRelease":
+        return globalResponse(request.id, request.name, await this.global.submit(globalRequestOf(request), request.timeoutMs));
       case "status":
         return ok(request.id, await s.status(request.name));
       case "cluster":
@@ -172,7 +195,7 @@ export class RequestRouter {
       return Promise.resolve({ id: request.id, ok: false, error: { code: "NOT_LEADER", message: `no link to ${target} right now` } });
     }
     const fid = this.nextFid++;
-    const waitMs = request.op === "acquire" ? request.waitMs : 0;
+    const waitMs = request.op === "acquire" ? request.waitMs : isGlobalOp(request) ? request.timeoutMs : 0;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.inFlight.delete(fid);
@@ -194,6 +217,8 @@ export class RequestRouter {
     const serve = async (): Promise<ClientResponse> => {
       try {
         if (request.op === "cluster") return ok(request.id, this.clusterView());
+        const globalStatus = this.globalStatus(request);
+        if (globalStatus !== undefined) return globalStatus;
         const region = this.regionOf(request);
         if (region !== this.options.region || !this.service.isLeader()) {
           throw new RequestError("NOT_LEADER", `${this.options.self} does not lead ${region}`, region === this.options.region ? this.service.leaderHint() : undefined);

@@ -44,6 +44,15 @@ export type ClientRequestBody =
       readonly owner: string;
     } & Sequenced)
   | ({ readonly op: "release"; readonly name: string; readonly sessionId: number } & Sequenced)
+  /**
+   * Global locks (`global:<key>`), decided by a majority of regions. No session: the holder
+   * is the client id, its lease is the lock's own (ttlMs), renewed with globalRenew. A
+   * try-lock. timeoutMs is the request's deadline: past it the node answers NO_QUORUM (not
+   * known to be chosen; a retry with the same seq is exactly-once).
+   */
+  | ({ readonly op: "globalAcquire"; readonly name: string; readonly ttlMs: number; readonly owner: string; readonly timeoutMs: number } & Sequenced)
+  | ({ readonly op: "globalRenew"; readonly name: string; readonly token: number; readonly ttlMs: number; readonly timeoutMs: number } & Sequenced)
+  | ({ readonly op: "globalRelease"; readonly name: string; readonly token: number; readonly timeoutMs: number } & Sequenced)
   | { readonly op: "status"; readonly name: string }
   | { readonly op: "cluster" };
 
@@ -84,7 +93,7 @@ export class RequestError extends Error {
   }
 }
 
-const OPS: readonly ClientOp[] = ["openSession", "keepAlive", "closeSession", "acquire", "release", "status", "cluster"];
+const OPS: readonly ClientOp[] = ["openSession", "keepAlive", "closeSession", "acquire", "release", "globalAcquire", "globalRenew", "globalRelease", "status", "cluster"];
 const SEQUENCED = ["clientId", "seq"];
 const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
   openSession: ["region", "ttlMs", ...SEQUENCED],
@@ -92,6 +101,9 @@ const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
   closeSession: ["region", "sessionId", ...SEQUENCED],
   acquire: ["name", "sessionId", "mode", "waitMs", "owner", ...SEQUENCED],
   release: ["name", "sessionId", ...SEQUENCED],
+  globalAcquire: ["name", "ttlMs", "owner", "timeoutMs", ...SEQUENCED],
+  globalRenew: ["name", "token", "ttlMs", "timeoutMs", ...SEQUENCED],
+  globalRelease: ["name", "token", "timeoutMs", ...SEQUENCED],
   status: ["name"],
   cluster: [],
 };
@@ -138,6 +150,12 @@ export function parseClientRequest(input: unknown): ClientRequest {
     }
     case "release":
       return { id, op: "release", name: str("name"), sessionId: int("sessionId"), ...seq() };
+    case "globalAcquire":
+      return { id, op: "globalAcquire", name: str("name"), ttlMs: int("ttlMs"), owner: str("owner"), timeoutMs: int("timeoutMs"), ...seq() };
+    case "globalRenew":
+      return { id, op: "globalRenew", name: str("name"), token: int("token"), ttlMs: int("ttlMs"), timeoutMs: int("timeoutMs"), ...seq() };
+    case "globalRelease":
+      return { id, op: "globalRelease", name: str("name"), token: int("token"), timeoutMs: int("timeoutMs"), ...seq() };
     case "status":
       return { id, op: "status", name: str("name") };
     case "cluster":

@@ -1,0 +1,43 @@
+// What a region's Raft log carries: two kinds of commands in one log, each wrapped in a small
+// tagged envelope, so that every replica dispatches an entry to the part that owns it:
+//   { k: "lock",  c: <regional lock command> }   -> LockService (packages/locks)
+//   { k: "paxos", c: <Paxos replica command> }   -> GlobalService (packages/paxos)
+// One log keeps the two apply orders consistent with each other and needs no second group.
+
+import { decodePlain, encodeValue } from "@geolock/transport";
+
+/** Nesting an entry may have: the envelope plus the deepest Paxos command (installKey). */
+const ENTRY_DECODE_DEPTH = 16;
+
+export type DecodedEntry =
+  | { readonly kind: "lock"; readonly command: unknown }
+  | { readonly kind: "paxos"; readonly command: unknown }
+  /** Bytes that are no valid entry: handed to the lock machine, which answers them deterministically. */
+  | { readonly kind: "undecodable"; readonly reason: string };
+
+export function encodeLockEntry(command: unknown): Uint8Array {
+  return encodeValue({ k: "lock", c: command });
+}
+
+export function encodePaxosEntry(command: unknown): Uint8Array {
+  return encodeValue({ k: "paxos", c: command });
+}
+
+/**
+ * Decodes an entry's envelope; the command inside is still untrusted (each part validates its
+ * own). A map without `k` is a lock command written before envelopes existed: data
+ * directories from that time keep working.
+ */
+export function decodeEntry(data: Uint8Array): DecodedEntry {
+  const decoded = decodePlain(data, ENTRY_DECODE_DEPTH);
+  if (!decoded.ok) return { kind: "undecodable", reason: decoded.reason };
+  const value = decoded.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { kind: "lock", command: value };
+  const fields = value as Record<string, unknown>;
+  if (!("k" in fields)) return { kind: "lock", command: value };
+  const keys = Object.keys(fields);
+  if (keys.length !== 2 || !("c" in fields)) return { kind: "undecodable", reason: `envelope fields ${keys.join(",")}` };
+  if (fields["k"] === "lock") return { kind: "lock", command: fields["c"] };
+  if (fields["k"] === "paxos") return { kind: "paxos", command: fields["c"] };
+  return { kind: "undecodable", reason: `unknown entry kind ${JSON.stringify(fields["k"])}` };
+}
