@@ -50,9 +50,11 @@ const GLOBAL_HELP = `  --endpoints a,b   node URLs (ws://host:port/client); defa
   --json            machine-readable output (one JSON object per line)
   -h, --help        this help`;
 
-const LOCK_HELP = `  --wait DURATION   how long to queue for the lock (default 0s: try once)
-  --ttl DURATION    session TTL (default 10s): how long after this process dies or hangs the
-                    lock is freed; the process itself reports the lock lost before that
+const LOCK_HELP = `  --wait DURATION   how long to queue for the lock (default 0s: try once; a global lock is
+                    tried again while held until the wait ends)
+  --ttl DURATION    session TTL (default 10s; a global lock's own lease, at least 1s): how
+                    long after this process dies or hangs the lock is freed; the process
+                    itself reports the lock lost before that
   --shared          take a shared (read) lock instead of an exclusive one
   --owner TEXT      a label other clients see in status (default host:pid)`;
 
@@ -66,7 +68,9 @@ commands:
   release NAME      end the session holding a lock (operators; see geolock release --help)
   cluster           regions, nodes, leaders and replication lag
 
-Lock names are "<region>:<key>", e.g. us-east:orders:42. Durations: 500ms, 5s, 1.5s, 2m, 1h.
+Lock names are "<region>:<key>", e.g. us-east:orders:42, decided by that region, or
+"global:<key>", decided by a majority of regions (NO_QUORUM when the node's region cannot
+reach one; exclusive only). Durations: 500ms, 5s, 1.5s, 2m, 1h.
 Exit codes: 0 ok, 1 error, 2 usage, 75 lock not acquired, 76 lock lost.
 Run "geolock <command> --help" for a command's options.`,
   acquire: `usage: geolock acquire NAME [--wait 5s] [--ttl 10s] [--shared] [--owner X] [--hold DURATION]
@@ -94,7 +98,8 @@ ${GLOBAL_HELP}`,
   status: `usage: geolock status NAME
 
 Prints the lock's mode, newest fencing token, holders and waiters, read linearizably from
-its region's leader.
+its region's leader. For a global lock: its holder, token and lease as the answering
+node's region has applied them (any node answers; not linearizable).
 
 ${GLOBAL_HELP}`,
   release: `usage: geolock release NAME --session ID --client-id ID
@@ -105,7 +110,8 @@ a lock whose holder is stuck: it ends that holder's whole session (ids as printe
 "geolock acquire --json"), after checking that the session holds NAME. Ending the session,
 rather than releasing only NAME, makes the holder's next keep-alive fail, so the holder
 itself is told the lock is lost within about a third of its TTL instead of believing it
-still holds it. Until then only fencing tokens protect resources from it.
+still holds it. Until then only fencing tokens protect resources from it. Global locks have
+no session: their holder releases them, or their lease runs out.
 
   --session ID      the holder's session id
   --client-id ID    the holder's client id

@@ -1,7 +1,7 @@
 // Human output of the CLI (pure, so it is tested without a cluster), and the decoding of a
 // node's GET /status, which the `cluster` command reads over HTTP.
 
-import type { ClusterView, LockStatus } from "./decode.js";
+import type { ClusterView, GlobalLockStatus, LockStatus } from "./decode.js";
 import { formatDuration } from "./duration.js";
 
 export interface NodeHttpStatus {
@@ -62,6 +62,15 @@ export function formatStatus(status: LockStatus): string {
   for (const w of status.waiters) rows.push([`waiter ${w.mode}`, String(w.sessionId), "-", w.owner, w.clientId, formatDuration(w.waitedForMs), formatDuration(w.remainingMs)]);
   lines.push(table(rows));
   return lines.join("\n");
+}
+
+/** A global lock as the answering node's region has applied it. */
+export function formatGlobalStatus(status: GlobalLockStatus): string {
+  const view = `(as applied by ${status.region} through instance ${status.applied}; next token ${status.nextToken})`;
+  const h = status.holder;
+  if (h === null) return `${status.name} is free ${view}`;
+  const owner = h.owner === "" ? "(no owner)" : h.owner;
+  return `${status.name} held by ${owner}, fencing token ${h.token}, client ${h.clientId} via ${h.region}, lease ${formatDuration(h.ttlMs)} (renewal ${h.leaseVersion}) ${view}`;
 }
 
 function table(rows: readonly (readonly string[])[]): string {

@@ -6,9 +6,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { EXIT, parseCli, UsageError, type CliCommand, type GlobalOptions, type LockOptions } from "./cli-args.js";
-import { decodeNodeHttpStatus, formatCluster, formatStatus, nodeReports, type NodeHttpStatus } from "./cli-format.js";
+import { decodeNodeHttpStatus, formatCluster, formatGlobalStatus, formatStatus, nodeReports, type NodeHttpStatus } from "./cli-format.js";
 import { GeolockClient } from "./client.js";
 import { GeolockError, isGeolockError } from "./errors.js";
+import { isGlobalName } from "./global-locks.js";
 import type { LockHandle } from "./lock-handle.js";
 
 type Command<K extends CliCommand["kind"]> = Extract<CliCommand, { kind: K }>;
@@ -67,9 +68,10 @@ function connectClient(global: GlobalOptions, lock?: LockOptions): Promise<Geolo
 async function takeLock(client: GeolockClient, lock: LockOptions, out: Output, signal: AbortSignal): Promise<LockHandle | number> {
   try {
     const handle = await client.acquire(lock.name, { waitMs: lock.waitMs, mode: lock.mode, signal, ...(lock.owner === undefined ? {} : { owner: lock.owner }) });
+    const where = isGlobalName(handle.name) ? "a global lock with its own lease" : `session ${handle.sessionId} in ${handle.region}`;
     out.event(
       { event: "acquired", name: handle.name, token: handle.token, mode: handle.mode, sessionId: handle.sessionId, region: handle.region, clientId: client.clientId },
-      `acquired ${handle.name} (${handle.mode}) with fencing token ${handle.token}; session ${handle.sessionId} in ${handle.region}, client ${client.clientId}`,
+      `acquired ${handle.name} (${handle.mode}) with fencing token ${handle.token}; ${where}, client ${client.clientId}`,
     );
     return handle;
   } catch (error) {
@@ -180,6 +182,11 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 async function statusCommand(command: Command<"status">, out: Output): Promise<number> {
   const client = await connectClient(command.global);
   try {
+    if (isGlobalName(command.name)) {
+      const status = await client.globalStatus(command.name);
+      out.event({ event: "status", scope: "global", ...status }, formatGlobalStatus(status));
+      return EXIT.ok;
+    }
     const status = await client.status(command.name);
     out.event({ event: "status", ...status }, formatStatus(status));
     return EXIT.ok;
@@ -196,6 +203,10 @@ async function releaseCommand(command: Command<"release">, out: Output): Promise
     firstSeq: 2 ** 52 + randomInt(2 ** 30),
   });
   try {
+    if (isGlobalName(command.name)) {
+      out.error(new GeolockError("INVALID_ARGUMENT", `${command.name} is a global lock: it has no session to end; its holder releases it, or its lease runs out`));
+      return EXIT.error;
+    }
     const status = await client.status(command.name);
     if (!status.holders.some((h) => h.sessionId === command.sessionId)) {
       out.error(new GeolockError("NOT_HOLDER", `session ${command.sessionId} does not hold ${command.name}; nothing was changed`));

@@ -17,12 +17,14 @@ import {
   decodeSessionAnswer,
   decodeSessionClosed,
   type ClusterView,
+  type GlobalLockStatus,
   type LockMode,
   type LockRefInfo,
   type LockStatus,
 } from "./decode.js";
 import { EndpointPool, localEndpoints, type EndpointSpec } from "./endpoint-pool.js";
 import { GeolockError, isGeolockError } from "./errors.js";
+import { GlobalLocks, isGlobalName } from "./global-locks.js";
 import { LockHandle, lostError, type HandleControl } from "./lock-handle.js";
 import { SILENT_LOGGER, type ClientLogger } from "./logger.js";
 import { RegionSession, safetyMarginMs, type RenewOutcome } from "./session.js";
@@ -38,6 +40,11 @@ export interface ConnectOptions {
   readonly requestTimeoutMs?: number;
   /** How long close() may spend closing sessions. Default 2 s. */
   readonly closeTimeoutMs?: number;
+  /**
+   * How long one global request (`global:` names) may wait for a majority of regions before
+   * it fails with NO_QUORUM. Default 3 s.
+   */
+  readonly quorumTimeoutMs?: number;
   /** Default owner label of acquires. Default "<hostname>:<pid>". */
   readonly owner?: string;
   /** Only to act on a session another process opened (geolock release); default random. */
@@ -66,6 +73,7 @@ interface Settings {
   readonly ttlMs: number;
   readonly requestTimeoutMs: number;
   readonly closeTimeoutMs: number;
+  readonly quorumTimeoutMs: number;
   readonly owner: string;
 }
 
@@ -86,6 +94,7 @@ export class GeolockClient {
   private readonly clock: Clock;
   private readonly pool: EndpointPool;
   private readonly caller: Caller;
+  private readonly globals: GlobalLocks;
   private readonly logger: ClientLogger;
   private readonly settings: Settings;
   private readonly sessions = new Map<string, RegionSession>();
@@ -104,6 +113,7 @@ export class GeolockClient {
     const endpoints: EndpointSpec[] = options.endpoints === undefined ? localEndpoints() : options.endpoints.map((url) => ({ url: checkUrl(url) }));
     this.pool = new EndpointPool({ endpoints, region: options.region }, limits, { logger: this.logger, onPush: (push) => this.onSessionExpiredPush(push.region, push.sessionId) });
     this.caller = new Caller(this.clientId, this.pool, this.clock, { ...DEFAULT_RETRY_LIMITS, ...options.retry }, this.logger, options.firstSeq ?? 1);
+    this.globals = new GlobalLocks(this.clientId, this.caller, this.clock, this.settings, this.logger, (name) => this.active.delete(name));
   }
 
   /** Connects to the first reachable node (home region first); rejects with UNAVAILABLE after requestTimeoutMs. */
@@ -124,16 +134,22 @@ export class GeolockClient {
   }
 
   /**
-   * Acquires `name` ("<region>:<key>"). Resolves with a handle once granted; rejects with
-   * HELD (try-lock, or the wait found others first and waitMs is 0), TIMEOUT (the wait
-   * ended), ABORTED, ALREADY_HELD, or the server's code.
+   * Acquires `name` ("<region>:<key>" or "global:<key>"). Resolves with a handle once
+   * granted; rejects with HELD (try-lock, or the wait found others first and waitMs is 0),
+   * TIMEOUT (the wait ended), ABORTED, ALREADY_HELD, NO_QUORUM (global: the region could not
+   * reach a majority of regions in time), or the server's code.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
     this.throwIfClosed();
-    const request = this.acquireRequest(name, options);
+    const global = isGlobalName(name);
+    const request = global ? undefined : this.acquireRequest(name, options);
+    if (global) checkGlobalOptions(options);
     if (this.active.has(name)) throw new GeolockError("ALREADY_HELD", `this client already holds or is acquiring ${name}; geolock locks are not reentrant`);
     this.active.add(name);
     try {
+      if (request === undefined) {
+        return await this.globals.acquire(name, { waitMs: options.waitMs ?? 0, owner: options.owner ?? this.settings.owner, signal: options.signal });
+      }
       return await this.acquireInSession(request, options.signal);
     } catch (error) {
       this.active.delete(name);
@@ -155,11 +171,22 @@ export class GeolockClient {
     return result;
   }
 
-  /** The lock's holders and waiters, read linearizably by its region's leader. */
+  /** The lock's holders and waiters, read linearizably by its region's leader (global names: globalStatus). */
   async status(name: string): Promise<LockStatus> {
     this.throwIfClosed();
+    if (isGlobalName(name)) throw new GeolockError("INVALID_ARGUMENT", `"${name}" is a global lock: use globalStatus`);
     const result = await this.caller.call(() => ({ op: "status", name }), false, { deadlineMs: this.clock.now() + this.settings.requestTimeoutMs });
     return decodeLockStatus(result);
+  }
+
+  /**
+   * A global lock's holder and tokens as the answering node's region has applied them:
+   * served by any node, not linearizable (a region that decided later may know more).
+   */
+  async globalStatus(name: string): Promise<GlobalLockStatus> {
+    this.throwIfClosed();
+    if (!isGlobalName(name)) throw new GeolockError("INVALID_NAME", `globalStatus takes a "global:<key>" name, got "${name}"`);
+    return this.globals.status(name);
   }
 
   /** The answering node's view of regions, nodes and leaders. */
@@ -191,7 +218,7 @@ export class GeolockClient {
     this.sessions.clear();
     for (const session of sessions) session.closeLocally();
     const deadlineMs = this.clock.now() + this.settings.closeTimeoutMs;
-    await Promise.allSettled([...sessions.map((s) => this.closeRemotely(s, deadlineMs)), ...this.background]);
+    await Promise.allSettled([...sessions.map((s) => this.closeRemotely(s, deadlineMs)), this.globals.close(), ...this.background]);
     this.caller.close();
     this.pool.close();
   }
@@ -201,7 +228,6 @@ export class GeolockClient {
     const colon = name.indexOf(":");
     const region = colon > 0 ? name.slice(0, colon) : "";
     if (region === "" || colon === name.length - 1) throw new GeolockError("INVALID_NAME", `lock name "${name}" must be "<region>:<key>" or "global:<key>"`);
-    if (region === "global") throw new GeolockError("NOT_SUPPORTED_YET", "global locks are not supported by the server yet");
     const known = this.pool.view?.regions.map((r) => r.name);
     if (known !== undefined && !known.includes(region)) throw new GeolockError("INVALID_NAME", `lock name "${name}" names no region (regions: ${known.join(", ")})`);
     const waitMs = options.waitMs ?? 0;
@@ -412,8 +438,16 @@ function resolveSettings(options: ConnectOptions): Settings {
     ttlMs: positive(options.ttlMs, 10_000, "ttlMs"),
     requestTimeoutMs: positive(options.requestTimeoutMs, 10_000, "requestTimeoutMs"),
     closeTimeoutMs: positive(options.closeTimeoutMs, 2_000, "closeTimeoutMs"),
+    quorumTimeoutMs: positive(options.quorumTimeoutMs, 3_000, "quorumTimeoutMs"),
     owner: options.owner ?? `${hostname()}:${process.pid}`,
   };
+}
+
+/** Global locks are exclusive try-locks (retried while held for waitMs); there is no shared mode. */
+function checkGlobalOptions(options: AcquireOptions): void {
+  const waitMs = options.waitMs ?? 0;
+  if (!Number.isSafeInteger(waitMs) || waitMs < 0) throw new GeolockError("INVALID_ARGUMENT", `waitMs must be a non-negative integer, got ${waitMs}`);
+  if ((options.mode ?? "exclusive") !== "exclusive") throw new GeolockError("INVALID_ARGUMENT", "global locks are exclusive only");
 }
 
 function checkUrl(url: string): string {

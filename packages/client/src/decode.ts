@@ -221,3 +221,71 @@ export function decodeClusterView(value: unknown): ClusterView {
   });
   return { self: str(c["self"], "cluster.self"), region: str(c["region"], "cluster.region"), leader: nullable(c["leader"], (x) => str(x, "cluster.leader")), regions };
 }
+
+/** Who holds a global lock: the client, its owner label, and the region its grant came through. */
+export interface GlobalHolder {
+  readonly region: string;
+  readonly clientId: string;
+  readonly owner: string;
+}
+
+export type GlobalAcquireAnswer =
+  | { readonly type: "granted"; readonly token: number; readonly leaseVersion: number; readonly ttlMs: number }
+  | { readonly type: "held"; readonly token: number; readonly holder: GlobalHolder };
+
+function decodeGlobalHolder(value: unknown, path: string): GlobalHolder {
+  const h = map(value, path);
+  return { region: str(h["region"], `${path}.region`), clientId: str(h["clientId"], `${path}.clientId`), owner: str(h["owner"], `${path}.owner`) };
+}
+
+/** globalAcquire answers "granted" (with the lease the table recorded) or "held" (try-lock refused). */
+export function decodeGlobalAcquireAnswer(value: unknown): GlobalAcquireAnswer {
+  const a = answer(value, "globalAcquire", ["granted", "held"]);
+  const token = int(a["token"], `${a.type}.token`, 1);
+  if (a.type === "held") return { type: "held", token, holder: decodeGlobalHolder(a["holder"], "held.holder") };
+  return { type: "granted", token, leaseVersion: int(a["leaseVersion"], "granted.leaseVersion", 1), ttlMs: int(a["ttlMs"], "granted.ttlMs", 1) };
+}
+
+export function decodeGlobalRenewAnswer(value: unknown): { readonly token: number; readonly ttlMs: number } {
+  const a = answer(value, "globalRenew", ["renewed"]);
+  return { token: int(a["token"], "renewed.token", 1), ttlMs: int(a["ttlMs"], "renewed.ttlMs", 1) };
+}
+
+export function decodeGlobalReleaseAnswer(value: unknown): { readonly token: number } {
+  const a = answer(value, "globalRelease", ["released"]);
+  return { token: int(a["token"], "released.token", 1) };
+}
+
+/**
+ * A global lock as one region's table has applied it (the answering node's region): not
+ * linearizable, possibly behind a region that decided more recently.
+ */
+export interface GlobalLockStatus {
+  readonly name: string;
+  /** The region whose applied view this is. */
+  readonly region: string;
+  /** Instances of the lock's Paxos log that region has applied. */
+  readonly applied: number;
+  /** The holder's fencing token, or null when free. */
+  readonly token: number | null;
+  readonly holder: (GlobalHolder & { readonly token: number; readonly leaseVersion: number; readonly ttlMs: number }) | null;
+  /** The token the next grant will carry (tokens strictly increase across all regions). */
+  readonly nextToken: number;
+}
+
+export function decodeGlobalStatus(value: unknown): GlobalLockStatus {
+  const s = map(value, "status");
+  if (s["scope"] !== "global") fail("status.scope", '"global"');
+  const holder = nullable(s["holder"], (v) => {
+    const h = map(v, "status.holder");
+    return { ...decodeGlobalHolder(h, "status.holder"), token: int(h["token"], "status.holder.token", 1), leaseVersion: int(h["leaseVersion"], "status.holder.leaseVersion", 1), ttlMs: int(h["ttlMs"], "status.holder.ttlMs", 1) };
+  });
+  return {
+    name: str(s["name"], "status.name"),
+    region: str(s["region"], "status.region"),
+    applied: int(s["applied"], "status.applied"),
+    token: nullable(s["token"], (v) => int(v, "status.token", 1)),
+    holder,
+    nextToken: int(s["nextToken"], "status.nextToken", 1),
+  };
+}

@@ -4,7 +4,8 @@ export { GeolockClient, type AcquireOptions, type ClientDependencies, type Conne
 export { LockHandle, type HandleState } from "./lock-handle.js";
 export { GeolockError, isGeolockError, LOCAL_ERROR_CODES, type GeolockErrorCode, type GeolockErrorDetails, type HolderInfo, type LocalErrorCode } from "./errors.js";
 export { FencedResource, type FenceResult, type FencedResourceOptions } from "./fenced-resource.js";
-export type { ClusterNode, ClusterRegion, ClusterView, HolderStatus, LockMode, LockRefInfo, LockStatus, WaiterStatus } from "./decode.js";
+export type { ClusterNode, ClusterRegion, ClusterView, GlobalHolder, GlobalLockStatus, HolderStatus, LockMode, LockRefInfo, LockStatus, WaiterStatus } from "./decode.js";
+export { GLOBAL_PREFIX, isGlobalName } from "./global-locks.js";
 export { clientUrl, localEndpoints, LOCAL_REGIONS, type EndpointSpec } from "./endpoint-pool.js";
 export { CLOCK_DRIFT_RATIO, conservativeDeadline, DEADLINE_SLACK_MS, safetyMarginMs } from "./session.js";
 export { conservativeClock, type Clock } from "./clock.js";

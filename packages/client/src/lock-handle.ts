@@ -29,7 +29,9 @@ export class LockHandle {
   readonly mode: LockMode;
   /** The fencing token: pass it to every resource the lock protects; it rejects lower ones. */
   readonly token: number;
+  /** The session the lock belongs to; 0 for a global lock, whose lease is its own. */
   readonly sessionId: number;
+  /** The region that decides the lock; "global" for a global lock. */
   readonly region: string;
   readonly owner: string;
   /** Aborts the moment the lock may no longer be held; `lost.reason` is a GeolockError (LOCK_LOST or CLOSED). */

@@ -27,12 +27,14 @@ export class FakeLockState {
   readonly holders = new Map<string, { sessionId: number; token: number; owner: string }>();
   readonly waiters = new Map<string, Waiter[]>();
   readonly dedup = new Map<string, Reply>();
+  /** Global locks: one holder per name, tokens from the same counter, leases not timed (tests expire them). */
+  readonly globalHolders = new Map<string, { clientId: string; token: number; owner: string; leaseVersion: number; ttlMs: number }>();
   /** Commands applied (not answered from dedup), in order. */
   readonly applied: ClientRequest[] = [];
 
   async handle(request: ClientRequest, view: unknown): Promise<Reply> {
     if (request.op === "cluster") return { ok: true, result: view };
-    if (request.op === "status") return { ok: true, result: this.status(request.name) };
+    if (request.op === "status") return { ok: true, result: request.name.startsWith("global:") ? this.globalStatus(request.name) : this.status(request.name) };
     const key = `${request.clientId}/${request.seq}`;
     const seen = this.dedup.get(key);
     if (seen !== undefined) return seen;
@@ -43,6 +45,7 @@ export class FakeLockState {
   }
 
   private apply(request: Exclude<ClientRequest, { op: "cluster" | "status" }>): Reply | Promise<Reply> {
+    if (request.op === "globalAcquire" || request.op === "globalRenew" || request.op === "globalRelease") return this.applyGlobal(request);
     if (request.op === "openSession") {
       const sessionId = this.nextSessionId++;
       this.sessions.set(sessionId, { clientId: request.clientId, ttlMs: request.ttlMs });
@@ -105,6 +108,33 @@ export class FakeLockState {
     if (next === undefined) return;
     clearTimeout(next.timer);
     next.resolve(ok(this.grant(name, next.sessionId, "waiter")));
+  }
+
+  private applyGlobal(request: Extract<ClientRequest, { op: "globalAcquire" | "globalRenew" | "globalRelease" }>): Reply {
+    const { name } = request;
+    const held = this.globalHolders.get(name);
+    if (request.op === "globalAcquire") {
+      if (held !== undefined && held.clientId !== request.clientId) {
+        return ok({ type: "held", name, token: held.token, holder: { region: "us-east", clientId: held.clientId, owner: held.owner } });
+      }
+      const token = held?.token ?? this.nextToken++;
+      const leaseVersion = (held?.leaseVersion ?? 0) + 1;
+      this.globalHolders.set(name, { clientId: request.clientId, token, owner: request.owner, leaseVersion, ttlMs: request.ttlMs });
+      return ok({ type: "granted", name, token, leaseVersion, ttlMs: request.ttlMs });
+    }
+    if (held === undefined || held.clientId !== request.clientId || held.token !== request.token) return err("NOT_HOLDER", `${name} is not held with token ${request.token}`);
+    if (request.op === "globalRelease") {
+      this.globalHolders.delete(name);
+      return ok({ type: "released", name, token: held.token });
+    }
+    this.globalHolders.set(name, { ...held, leaseVersion: held.leaseVersion + 1, ttlMs: request.ttlMs });
+    return ok({ type: "renewed", name, token: held.token, leaseVersion: held.leaseVersion + 1, ttlMs: request.ttlMs });
+  }
+
+  globalStatus(name: string): unknown {
+    const h = this.globalHolders.get(name);
+    const holder = h === undefined ? null : { region: "us-east", clientId: h.clientId, owner: h.owner, token: h.token, leaseVersion: h.leaseVersion, ttlMs: h.ttlMs };
+    return { name, scope: "global", region: "us-east", applied: 1, token: h?.token ?? null, holder, nextToken: this.nextToken };
   }
 
   /** Ends a session as expiry would; returns what it held. */
