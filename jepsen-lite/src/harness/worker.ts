@@ -17,6 +17,8 @@ const CONNECT_BACKOFF_MS = 250;
 const WRITE_ANSWER_TIMEOUT_MS = 10_000;
 const STATUS_PERCENT = 20;
 const WAIT_CHOICES_MS = [0, 0, 300, 1000];
+/** Lease left over, beyond a write's flight, for the write to be worth sending. */
+const WRITE_MARGIN_MS = 100;
 
 let config: WorkerConfig | undefined;
 let origin = 0n;
@@ -135,22 +137,25 @@ async function hold(key: string, held: HeldLock, rng: SeededRng): Promise<boolea
     send({ t: "lost", lock: key, session: held.session, token: held.token, validUntil, time: now() });
   };
   held.lost?.addEventListener("abort", onLost, { once: true });
-  /** The lease's end as the client knows it now; false once it may be over. */
-  const sample = (): boolean => {
+  /** Samples the lease's end as the client knows it; false unless it holds for `needMs` more. */
+  const sample = (needMs: number): boolean => {
     const remaining = held.remainingMs();
-    if (remaining !== null && (remaining <= 0 || held.lost?.aborted === true)) return false;
+    if (remaining !== null && (remaining <= needMs || held.lost?.aborted === true)) return false;
     validUntil = remaining === null ? null : now() + Math.floor(remaining * 1e6);
     return true;
   };
   const writes = 1 + rng.int(3);
   for (let i = 0; i < writes && phase === "holding"; i++) {
-    if (!sample()) break;
+    const flightMs = 50 + rng.int(100);
+    // A careful client writes only if its lease outlasts the write: only a pause (or a
+    // stall as long) can then make the write arrive late.
+    if (!sample(flightMs + WRITE_MARGIN_MS)) break;
     const decided = validUntil;
-    await sleep(50 + rng.int(100)); // in flight
+    await sleep(flightMs);
     await write(key, held.token, decided);
   }
   if (phase !== "holding") return true;
-  if (!sample()) {
+  if (!sample(0)) {
     onLost();
     return true;
   }
