@@ -111,9 +111,11 @@ export const PROFILES: readonly Profile[] = ["mixed", "swarm", "leaderChurn"];
 
 // Tuned by measuring how often a leader that counts earlier terms' replicas (the Figure 8
 // bug) is caught: long partitions and restarts let a divergent tail survive until its
-// owner can win again, and a busy client makes those tails long.
+// owner can win again, a busy client makes those tails long, and short election timeouts
+// make leaders change often.
 const LEADER_CHURN: ParamOverrides = {
-  raft: { maxAppendBytes: 64, maxInflightAppends: 1 },
+  // Shorter election timeouts: twice the leader changes for the same number of events.
+  raft: { maxAppendBytes: 64, maxInflightAppends: 1, electionTicks: 5 },
   faults: {
     newLeaderFaultProbability: 0.9,
     newLeaderFaultMsMax: 100,
