@@ -16,12 +16,13 @@ import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type 
 import type { BenchSuite } from "./suite.js";
 import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
+import { suite as geolockGlobalSuite } from "./suites/geolock-global.js";
 import { suite as geolockSuite } from "./suites/geolock.js";
 import { suite as raftInProcessSuite } from "./suites/raft-inprocess.js";
 import { suite as redisSuite } from "./suites/redis.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, checkerSuite, geolockSuite, etcdSuite, redisSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 

@@ -122,7 +122,7 @@ interface Leadership {
 
 export class GlobalService implements PaxosPeersHost {
   private replica: GlobalReplica;
-  private node: RegionNode | undefined;
+  private node: Pick<RegionNode, "propose"> | undefined;
   private role: Role = "follower";
   private leaderId: NodeId = NO_NODE;
   private lead: Leadership | undefined;
@@ -150,7 +150,8 @@ export class GlobalService implements PaxosPeersHost {
     peers.attach(this);
   }
 
-  attach(node: RegionNode): void {
+  /** The region's Raft node, through which Paxos commands are appended to the log. */
+  attach(node: Pick<RegionNode, "propose">): void {
     this.node = node;
   }
 

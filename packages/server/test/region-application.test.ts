@@ -1,0 +1,114 @@
+// The region's replicated application: entries in tagged envelopes go to the lock machine or
+// the global replica in log order; both parts are snapshotted together, and a snapshot that
+// is not this version's or not this region's is refused.
+
+import { asFencingToken, asGlobalKey, asInstance, asRegionId, paxosConfig, type ReplicaCommand } from "@geolock/paxos";
+import { asIndex, asTerm, type Entry } from "@geolock/raft";
+import { encodeValue, MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
+import { LockService } from "../src/lock-service.js";
+import { PaxosPeers } from "../src/paxos-peers.js";
+import { RegionApplication } from "../src/region-application.js";
+import { decodeEntry, encodeLockEntry, encodePaxosEntry } from "../src/region-entry.js";
+import type { Topology } from "../src/topology.js";
+
+const REGIONS = ["us-east", "eu-west"];
+const topology: Topology = {
+  clusterId: "test",
+  regions: REGIONS.map((name, r) => ({ name, id: r + 1, nodes: [{ id: 1, host: "127.0.0.1", port: 9100 + r }] })),
+};
+const paxos = paxosConfig(REGIONS.map(asRegionId));
+const logger = pino({ level: "silent" });
+const clock = { nowMs: () => 1_000_000 };
+let transports: MemoryTransport[] = [];
+let network = new MemoryTransportNetwork();
+
+interface Parts {
+  readonly app: RegionApplication;
+  readonly locks: LockService;
+  readonly global: GlobalService;
+}
+
+function parts(region = "us-east"): Parts {
+  const transport = network.create(`${region}/${transports.length + 1}`);
+  transports.push(transport);
+  const regionId = asRegionId(region);
+  const peers = new PaxosPeers({ topology, region: regionId, self: transport.self, paxos }, transport);
+  const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region: regionId, paxos, seed: 1, peerNameOf: (id) => `${region}/${id}` }, clock, peers, logger);
+  const locks = new LockService({ region, tickCommandMs: 100, proposalTimeoutMs: 1_000, peerNameOf: (id) => `${region}/${id}` }, clock, logger);
+  return { app: new RegionApplication(locks, global), locks, global };
+}
+
+let index = 0;
+function entry(data: Uint8Array): Entry {
+  index += 1;
+  return { index: asIndex(index), term: asTerm(1), kind: "normal", data };
+}
+
+const key = asGlobalKey("global:config");
+const learnGrant: ReplicaCommand = {
+  type: "learn",
+  key,
+  instance: asInstance(1),
+  value: [{ type: "acquire", requestId: { clientId: "c1", seq: 1 }, holder: { region: asRegionId("us-east"), clientId: "c1", owner: "o" }, ttlMs: 10_000 }],
+};
+const openSession = { type: "openSession", clientId: "c1", seq: 1, ttlMs: 10_000, nowMs: 1_000_000 };
+
+afterEach(async () => {
+  await Promise.all(transports.map((t) => t.close()));
+  transports = [];
+  network = new MemoryTransportNetwork();
+});
+
+describe("the region's Raft entries", () => {
+  it("tags lock and paxos commands, reads a map without a tag as a pre-envelope lock command, and refuses unknown tags", () => {
+    expect(decodeEntry(encodeLockEntry(openSession))).toEqual({ kind: "lock", command: openSession });
+    expect(decodeEntry(encodePaxosEntry(learnGrant))).toEqual({ kind: "paxos", command: learnGrant });
+    expect(decodeEntry(encodeValue(openSession))).toEqual({ kind: "lock", command: openSession });
+    expect(decodeEntry(encodeValue({ k: "other", c: 1 })).kind).toBe("undecodable");
+    expect(decodeEntry(encodeValue({ k: "lock", c: 1, extra: 2 })).kind).toBe("undecodable");
+    expect(decodeEntry(new Uint8Array([0xc1])).kind).toBe("undecodable");
+  });
+});
+
+describe("RegionApplication", () => {
+  it("applies lock entries to the lock machine and paxos entries to the global replica", () => {
+    const { app, locks, global } = parts();
+    app.applyEntry(entry(encodeLockEntry(openSession)));
+    app.applyEntry(entry(encodePaxosEntry(learnGrant)));
+    expect(locks.stats().sessions).toBe(1);
+    expect(global.status(key)).toMatchObject({ token: 1, nextToken: 2, applied: 1, holder: { clientId: "c1", region: "us-east" } });
+  });
+
+  it("skips a paxos entry that does not validate, on every replica alike", () => {
+    const { app, global } = parts();
+    app.applyEntry(entry(encodePaxosEntry({ ...learnGrant, instance: -1 })));
+    expect(global.status(key)).toMatchObject({ applied: 0, token: null });
+  });
+
+  it("snapshots both parts together and restores them into a fresh node", () => {
+    const source = parts();
+    source.app.applyEntry(entry(encodeLockEntry(openSession)));
+    source.app.applyEntry(entry(encodePaxosEntry(learnGrant)));
+    const release: ReplicaCommand = { type: "learn", key, instance: asInstance(2), value: [{ type: "release", requestId: { clientId: "c1", seq: 2 }, token: asFencingToken(1) }] };
+    source.app.applyEntry(entry(encodePaxosEntry(release)));
+    const copy = parts();
+    copy.app.restore(source.app.snapshot());
+    expect(copy.locks.stats()).toEqual(source.locks.stats());
+    expect(copy.global.status(key)).toEqual(source.global.status(key));
+    expect(copy.global.status(key)).toMatchObject({ token: null, nextToken: 2, applied: 2 });
+  });
+
+  it("refuses a snapshot of another version, of another region, or of no known shape", () => {
+    const source = parts("eu-west");
+    source.app.applyEntry(entry(encodePaxosEntry(learnGrant)));
+    const target = parts("us-east");
+    expect(() => target.app.restore(source.app.snapshot())).toThrow(/eu-west given to us-east/);
+    expect(() => target.app.restore(encodeValue({ v: 2, locks: new Uint8Array(), global: {} }))).toThrow(/version/);
+    expect(() => target.app.restore(encodeValue({ v: 1, locks: new Uint8Array(), global: { version: 1 } }))).toThrow(/refused/);
+    expect(() => target.app.restore(new Uint8Array([0xc1]))).toThrow(/MessagePack/);
+    expect(target.global.status(key)).toMatchObject({ applied: 0 });
+  });
+});
