@@ -68,7 +68,7 @@ describe("history recorder", () => {
     const r = new HistoryRecorder(1000);
     r.invoke(0, { t: "invoke", f: "acquire", key: "k", value: { waitMs: 0 }, time: 1, validUntil: null });
     r.complete(0, { t: "complete", type: "info", f: "acquire", key: "k", value: null, error: "TIMEOUT", time: 2 });
-    r.maybeHeld(0, { t: "maybe-held", lock: "k", time: 3 });
+    r.maybeHeld({ t: "maybe-held", lock: "k", session: "r/c1", time: 3 });
     r.invoke(0, { t: "invoke", f: "status", key: "k", value: null, time: 4, validUntil: null });
     r.complete(0, { t: "complete", type: "ok", f: "status", key: "k", value: { holder: null, token: null }, error: null, time: 5 });
     const history = historyOf(r);

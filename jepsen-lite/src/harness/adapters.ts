@@ -8,7 +8,12 @@ import { GeolockClient, isGeolockError } from "@geolock/client";
 
 export interface HeldLock {
   readonly token: number;
-  /** The grant's session, as the history names it: "<region>/<session id>" or the unsafe owner. */
+  /**
+   * The grant's holder as the history names it. For geolock "<region>/<client id>": a client
+   * has one session per region at a time, and naming the client lets the history say which
+   * holder an acquire that ended unknown may have become (any session of that client).
+   * For the unsafe server, the acquire's owner value.
+   */
   readonly session: string;
   /** Fires when the lock may be lost; null when the client cannot know (the naive client). */
   readonly lost: AbortSignal | null;
@@ -24,12 +29,14 @@ export interface ObservedStatus {
 
 export interface LockAdapter {
   acquire(key: string, waitMs: number): Promise<HeldLock>;
+  /** The session name an acquire of `key` that ended unknown may have been granted under. */
+  sessionFor(key: string): string;
   status(key: string): Promise<ObservedStatus>;
   close(): Promise<void>;
 }
 
-/** Codes after which the operation certainly did not take effect: its history op is a fail. */
-const DEFINITE_CODES: readonly string[] = ["HELD", "NOT_SUPPORTED_YET", "INVALID_NAME", "INVALID_ARGUMENT", "ALREADY_HELD"];
+/** Codes after which an acquire certainly did not take effect: its history op is a fail. */
+const DEFINITE_CODES: readonly string[] = ["NOT_SUPPORTED_YET", "INVALID_NAME", "INVALID_ARGUMENT", "ALREADY_HELD"];
 
 export function errorCode(error: unknown): string {
   if (isGeolockError(error)) return error.code;
@@ -37,8 +44,13 @@ export function errorCode(error: unknown): string {
   return "UNKNOWN";
 }
 
-export function isDefinite(code: string): boolean {
-  return DEFINITE_CODES.includes(code);
+/**
+ * Whether an acquire that failed with `code` certainly took no effect. HELD is certain for a
+ * try-lock only: a wait can be granted to a session that then ends, and the client moves the
+ * wait to a new session, whose try answers HELD (seen with seed 33, --clock-rates 3).
+ */
+export function isDefinite(code: string, waitMs: number): boolean {
+  return DEFINITE_CODES.includes(code) || (code === "HELD" && waitMs === 0);
 }
 
 export class AdapterError extends Error {
@@ -60,13 +72,13 @@ const CLOSE_TIMEOUT_MS = 1_000;
 
 export async function connectGeolock(s: AdapterSettings): Promise<LockAdapter> {
   const client = await GeolockClient.connect({ endpoints: s.endpoints, region: s.region, ttlMs: s.ttlMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, closeTimeoutMs: CLOSE_TIMEOUT_MS, owner: s.owner });
-  const regionOf = (name: string): string => name.slice(0, Math.max(0, name.indexOf(":")));
+  const holderName = (key: string): string => `${key.slice(0, Math.max(0, key.indexOf(":")))}/${client.clientId}`;
   return {
     async acquire(key, waitMs) {
       const handle = await client.acquire(key, { waitMs });
       return {
         token: handle.token,
-        session: `${handle.region}/${handle.sessionId}`,
+        session: holderName(key),
         lost: handle.lost,
         remainingMs: () => handle.remainingMs(),
         release: () => handle.release(),
@@ -75,8 +87,9 @@ export async function connectGeolock(s: AdapterSettings): Promise<LockAdapter> {
     async status(key) {
       const status = await client.status(key);
       const holder = status.holders[0];
-      return holder === undefined ? { holder: null, token: null } : { holder: `${regionOf(key)}/${holder.sessionId}`, token: holder.token };
+      return holder === undefined ? { holder: null, token: null } : { holder: `${key.slice(0, Math.max(0, key.indexOf(":")))}/${holder.clientId}`, token: holder.token };
     },
+    sessionFor: holderName,
     close: () => client.close(),
   };
 }
@@ -87,6 +100,7 @@ export async function connectUnsafe(s: AdapterSettings): Promise<LockAdapter> {
   if (url === null) throw new AdapterError("INVALID_ARGUMENT", `the unsafe target needs a tcp://host:port endpoint, got ${s.endpoints.join(",")}`);
   const conn = await LineConnection.open(url[1] as string, Number(url[2]));
   let grants = 0;
+  let lastOwner = `${s.owner}-0`;
   const acquireOnce = async (key: string, owner: string): Promise<number | null> => {
     const answer = await conn.request({ op: "acquire", key, owner, ttlMs: s.ttlMs });
     if (answer["ok"] === true && typeof answer["token"] === "number") return answer["token"];
@@ -96,6 +110,7 @@ export async function connectUnsafe(s: AdapterSettings): Promise<LockAdapter> {
   return {
     async acquire(key, waitMs) {
       const owner = `${s.owner}-${++grants}`;
+      lastOwner = owner;
       const deadline = performance.now() + waitMs;
       for (let attempt = 0; attempt < 10_000; attempt++) {
         const token = await acquireOnce(key, owner);
@@ -111,6 +126,7 @@ export async function connectUnsafe(s: AdapterSettings): Promise<LockAdapter> {
       const token = answer["token"];
       return { holder: typeof holder === "string" ? holder : null, token: typeof token === "number" ? token : null };
     },
+    sessionFor: () => lastOwner,
     close: async () => conn.close(),
   };
 }

@@ -116,6 +116,16 @@ export class Cluster {
     return false;
   }
 
+  /** Waits until the region has an agreed leader; false after timeoutMs. */
+  async waitRegionLeader(region: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.leaderOf(region)) !== undefined) return true;
+      await sleep(POLL_MS);
+    }
+    return false;
+  }
+
   private async healthy(): Promise<boolean> {
     if (this.target === "unsafe") return canConnect(this.nodes[0] as ClusterNode);
     const leaders = await Promise.all(this.regions.map((r) => this.leaderOf(r)));

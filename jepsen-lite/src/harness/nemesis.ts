@@ -16,14 +16,14 @@ export type Variant =
   | "pause-node" | "pause-leader" | "pause-client"
   | "isolate-node" | "majority-minority" | "bridge"
   | "isolate-region"
-  | "clock-skew" | "clock-rate";
+  | "clock-skew" | "clock-rate" | "clock-rate-region";
 
 const VARIANTS: Record<NemesisKind, readonly Variant[]> = {
   kill: ["kill-one", "kill-majority", "kill-leader"],
   pause: ["pause-node", "pause-leader", "pause-client", "pause-client"],
   partition: ["isolate-node", "majority-minority", "bridge"],
   region: ["isolate-region"],
-  clock: ["clock-skew", "clock-rate"],
+  clock: ["clock-skew", "clock-rate", "clock-rate-region"],
 };
 
 export interface PlannedFault {
@@ -240,14 +240,26 @@ export class Nemesis {
   }
 
   private async clock(variant: Variant): Promise<Applied> {
-    const node = this.rng.chance(50) ? await this.leaderOrAny() : this.pick(this.cluster.nodes);
+    // A restarted node usually loses its leadership, and only a leader's clock times
+    // sessions: so one variant gives a whole region the odd clock (a rolling restart).
+    const nodes = variant === "clock-rate-region" ? this.cluster.regionNodes(this.pick(this.cluster.regions)) : [this.rng.chance(50) ? await this.leaderOrAny() : this.pick(this.cluster.nodes)];
     const env: NodeJS.ProcessEnv =
-      variant === "clock-rate" ? { GEOLOCK_CLOCK_RATE: String(this.pick(this.clockRates)) } : { GEOLOCK_CLOCK_SKEW_MS: String((this.rng.chance(50) ? -1 : 1) * (1_000 + this.rng.int(60_000))) };
-    await this.cluster.restart(node, env);
+      variant === "clock-skew" ? { GEOLOCK_CLOCK_SKEW_MS: String((this.rng.chance(50) ? -1 : 1) * (1_000 + this.rng.int(60_000))) } : { GEOLOCK_CLOCK_RATE: String(this.pick(this.clockRates)) };
+    await this.rollingRestart(nodes, env);
     const detail = `restarted with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}; healed by a restart on the real clock`;
-    return { targets: [node.name], detail, heal: () => this.cluster.restart(node, {}) };
+    return { targets: nodes.map((n) => n.name), detail, heal: () => this.rollingRestart(nodes, {}) };
+  }
+
+  /** Restarts nodes one at a time, each after its region has a leader again (bounded). */
+  private async rollingRestart(nodes: readonly ClusterNode[], env: NodeJS.ProcessEnv): Promise<void> {
+    for (const node of nodes) {
+      await this.cluster.restart(node, env);
+      if (nodes.length > 1) await this.cluster.waitRegionLeader(node.region, REGION_LEADER_WAIT_MS);
+    }
   }
 }
+
+const REGION_LEADER_WAIT_MS = 5_000;
 
 /** The clock settings of a node's current incarnation, so a kill's restart keeps them. */
 function clockEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -35,7 +35,7 @@ export type FromWorker =
   /** The held lock's `lost` signal fired: the lease may be over since validUntil. */
   | { readonly t: "lost"; readonly lock: string; readonly session: string; readonly token: number; readonly validUntil: number | null; readonly time: number }
   /** An acquire ended unknown: the lock may be held by this worker's session until it ends. */
-  | { readonly t: "maybe-held"; readonly lock: string; readonly time: number }
+  | { readonly t: "maybe-held"; readonly lock: string; readonly session: string; readonly time: number }
   | { readonly t: "done" };
 
 /** Nanoseconds since the harness's origin, on the machine-wide monotonic clock. */
@@ -75,8 +75,9 @@ export function decodeFromWorker(raw: unknown): FromWorker | null {
       return decodeLost(o);
     case "maybe-held": {
       const lock = str(o, "lock");
+      const session = str(o, "session");
       const time = nat(o, "time");
-      return lock === null || time === null ? null : { t: "maybe-held", lock, time };
+      return lock === null || session === null || time === null ? null : { t: "maybe-held", lock, session, time };
     }
     case "done":
       return { t: "done" };

@@ -117,14 +117,14 @@ export class HistoryRecorder {
   }
 
   /**
-   * After an acquire that ended unknown, the lock may be held by the worker's session until
-   * the worker withdraws it or the session ends: an info release from a one-off process
-   * says the service may free it from now on. Its session name matches no known grant, so
-   * it can only end the unknown one.
+   * After an acquire that ended unknown, the lock may be held by the worker's client until
+   * it withdraws the grant or its session ends (the worker then replaces the client): an
+   * info release of that holder, from a one-off process, says the service may free it from
+   * now on.
    */
-  maybeHeld(index: number, m: Msg<"maybe-held">): void {
+  maybeHeld(m: Msg<"maybe-held">): void {
     const pid = this.newProcess();
-    const value = { session: `unknown-session-of-worker-${index}` };
+    const value = { session: m.session };
     this.events.push({ process: pid, type: "invoke", f: "release", key: m.lock, value, time: m.time }, { process: pid, type: "info", f: "release", key: m.lock, value, time: m.time });
   }
 

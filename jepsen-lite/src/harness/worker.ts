@@ -116,12 +116,12 @@ async function lockCycle(adapter: LockAdapter, key: string, rng: SeededRng): Pro
     held = await adapter.acquire(key, waitMs);
   } catch (error) {
     const code = errorCode(error);
-    if (isDefinite(code)) {
+    if (isDefinite(code, waitMs)) {
       complete("fail", "acquire", key, null, code);
       return true;
     }
     complete("info", "acquire", key, null, code);
-    send({ t: "maybe-held", lock: key, time: now() });
+    send({ t: "maybe-held", lock: key, session: adapter.sessionFor(key), time: now() });
     return false;
   }
   complete("ok", "acquire", key, { token: held.token, session: held.session }, null);

@@ -96,7 +96,7 @@ export class WorkerPool implements WorkerControl {
       case "lost":
         return this.recorder.lost(index, m);
       case "maybe-held":
-        return this.recorder.maybeHeld(index, m);
+        return this.recorder.maybeHeld(m);
       case "done":
         this.done.add(index);
         return;
