@@ -207,11 +207,15 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
 }
 
 function applyOverrides(drawn: SimParams, overrides: ParamOverrides): SimParams {
-  const out: Record<string, unknown> = { ...drawn };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) continue;
-    const base = out[key];
-    out[key] = typeof value === "object" && typeof base === "object" ? { ...base, ...value } : value;
-  }
-  return out as unknown as SimParams;
+  const { raft, network, disk, faults, client, liveness, ...scalars } = overrides;
+  return {
+    ...drawn,
+    ...scalars,
+    raft: { ...drawn.raft, ...raft },
+    network: { ...drawn.network, ...network },
+    disk: { ...drawn.disk, ...disk },
+    faults: { ...drawn.faults, ...faults },
+    client: { ...drawn.client, ...client },
+    liveness: { ...drawn.liveness, ...liveness },
+  };
 }
