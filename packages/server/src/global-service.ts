@@ -14,11 +14,13 @@ import {
   decodeReplicaSnapshot,
   DEFAULT_LEASE_CLOCK,
   DEFAULT_PROPOSER_TIMING,
+  GlobalLockTable,
   GlobalReplica,
   LeaseClock,
   Proposer,
   routeInbound,
   type AppliedCommand,
+  type ChosenMessage,
   type GlobalKey,
   type HolderLease,
   type LeaseClockConfig,
@@ -315,11 +317,29 @@ export class GlobalService implements PaxosPeersHost {
 
   /** README step 3: acceptor and learner inputs go to the log, replies to the proposer. */
   private receive(message: PaxosMessage): void {
+    if (message.kind === "chosen" && message.from === this.options.region) this.answerDecided(message);
     const action = routeInbound(message, this.replica);
     for (const command of action.log) this.append(command);
     if (action.toProposer && isProposerInbound(message)) this.lead?.proposer.step(message);
     if (action.answerCatchUp && message.kind === "catchUpRequest") {
       this.dispatch(this.replica.answerCatchUp(message, this.options.proposer.catchUpKeysMax));
+    }
+  }
+
+  /**
+   * The own proposer's value was chosen: when this region has applied the key up to the
+   * instance before, the table's answers are already determined (a deterministic function
+   * of the chosen prefix and the value), so the waiting clients get them now, on a scratch
+   * copy of the key, one local Raft commit before the `learn` is applied here. A chosen
+   * value is durable in a majority of regions' logs, so nothing answered here can be lost.
+   */
+  private answerDecided(chosen: ChosenMessage): void {
+    if (this.waiters.size === 0 || this.replica.appliedInstance(chosen.key) !== chosen.instance - 1) return;
+    const scratch = new GlobalLockTable(this.options.paxos);
+    const state = this.replica.lockTable.keyState(chosen.key);
+    if (state.applied > 0) scratch.install(chosen.key, state);
+    for (const a of scratch.apply(chosen.key, chosen.instance, chosen.value)) {
+      if (a.command.type !== "expire") this.waiters.answer(a.key, a.command.requestId, a.answer);
     }
   }
 

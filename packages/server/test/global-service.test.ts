@@ -91,7 +91,7 @@ describe("GlobalService", () => {
     expect(h.atPeer).toHaveLength(0);
   });
 
-  it("proposes a client's acquire as leader and answers it from the applied table", async () => {
+  it("proposes a client's acquire as leader and answers it once chosen, from the table's deterministic apply", async () => {
     const h = harness();
     h.service.onLeadership("leader", asNodeId(1), asTerm(3));
     const answer = h.service.submit({ op: "acquire", key, requestId: { clientId: "c", seq: 1 }, owner: "o", ttlMs: 10_000 }, 2_000);
@@ -107,9 +107,11 @@ describe("GlobalService", () => {
     const accept = h.atPeer.find((m) => m.kind === "accept");
     if (accept?.kind !== "accept") throw new Error("no accept");
     h.peerTransport.send("us-east/1", "paxos", { m: { kind: "accepted", from: "eu-west", to: "us-east", key, ballot: accept.ballot, instance: accept.instance }, handedOn: false });
-    await vi.waitFor(() => expect(h.log.length).toBeGreaterThan(0)); // the learn of the chosen value
-    commitAll(h);
+    // Chosen: the answer is determined, and given before the region's own learn is applied.
     await expect(answer).resolves.toMatchObject({ kind: "granted", token: 1 });
+    expect(h.log.map((c) => (c as { type: string }).type)).toEqual(["learn"]);
+    expect(h.service.status(key)).toMatchObject({ token: null, applied: 0 });
+    commitAll(h);
     expect(h.service.status(key)).toMatchObject({ token: 1, holder: { clientId: "c", region: "us-east" } });
   });
 
