@@ -129,7 +129,7 @@ export class Raft {
     const index = this.tracker.committedIndex();
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   // ---- Requests from the application ----
@@ -222,10 +222,17 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+    // A node that cannot campaign (a learner, or a voter that has not yet applied its own
+    // promotion) lets the time keep growing: its leader lease then lapses, and it answers
+    // the votes the group may need from it (a pending configuration can count it).
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.canCampaign()) {
       this.electionElapsed = 0;
       this.hup(false);
     }
+  }
+
+  private canCampaign(): boolean {
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   private tickHeartbeat(): void {
@@ -250,7 +257,7 @@ export class Raft {
       return false;
     }
     for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   // ---- Elections ----
@@ -404,7 +411,7 @@ export class Raft {
     if (m.type === "preVote" || (m.type === "preVoteResp" && !m.reject)) return true;
     const fromLeader = m.type === "append" || m.type === "heartbeat" || m.type === "snapshot";
     this.becomeFollower(m.term, fromLeader ? m.from : NO_NODE);
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   private inLease(): boolean {
@@ -557,7 +564,7 @@ export class Raft {
     this.config.logger?.info({ id: this.id, term: this.term, index }, "raft: restoring a snapshot");
     this.log.restore(snapshot);
     this.tracker.resetConf(confState);
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   // ---- Replication: leader side ----
@@ -603,7 +610,7 @@ export class Raft {
     const commit = this.log.committed;
     this.send({ type: "append", from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries, commit });
     pr.sentAppend(asIndex(prevLogIndex + entries.length));
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   private handleAppendResp(m: AppendResponseMessage, pr: Progress): void {
@@ -674,7 +681,7 @@ export class Raft {
     transfer.idleHeartbeats = 0;
     const { metadata, offset, totalBytes } = transfer;
     this.send({ type: "snapshot", from: this.id, to, term: this.term, metadata, offset, totalBytes, chunk });
-    return true;
+    return this.role !== "leader" && this.tracker.isVoter(this.id);
   }
 
   private handleSnapshotResp(m: SnapshotChunkResponseMessage, pr: Progress): void {

@@ -66,6 +66,28 @@ describe("membership", () => {
     expect(net.get(4).node.status().isLearner).toBe(true);
   });
 
+  it("a learner's leader lease lapses, so it answers the votes a pending promotion needs from it", () => {
+    // Found by the simulator (seed 500114): node 3 was promoted in the leader's log but had
+    // not applied it; the old leader died; the pending configuration needed node 3's vote,
+    // and node 3, resetting its election clock without campaigning, never left its lease.
+    const storage = new MemoryStorage({ voters: [n(1), n(2)], learners: [n(3)] });
+    const node = new RawNode({ id: n(3), storage, rng: new SeededRng(2), electionTicks: 10, heartbeatTicks: 1 });
+    const term = (t: number) => t as never;
+    node.step({ type: "heartbeat", from: n(1), to: n(3), term: term(1), commit: 0 as never, context: new Uint8Array(0) });
+    let answered = 0;
+    for (let tick = 0; tick < 200; tick++) {
+      node.tick();
+      node.step({ type: "preVote", from: n(2), to: n(3), term: term(2), lastLogIndex: 0 as never, lastLogTerm: term(0) });
+      const rd = node.ready();
+      answered += rd.messages.filter((m) => m.type === "preVoteResp" && !m.reject).length;
+      if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+      storage.append(rd.entries);
+      node.advance();
+    }
+    // In lease for its first election timeout after the heartbeat, then it answers every time.
+    expect(answered).toBeGreaterThanOrEqual(200 - 2 * 10);
+  });
+
   it("removes a follower: the rest go on without it", () => {
     const net = new Network({ voters: [1, 2, 3] });
     const leader = net.campaign(1);
