@@ -129,7 +129,7 @@ export class Raft {
     const index = this.tracker.committedIndex();
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   // ---- Requests from the application ----
@@ -257,7 +257,7 @@ export class Raft {
       return false;
     }
     for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   // ---- Elections ----
@@ -411,7 +411,7 @@ export class Raft {
     if (m.type === "preVote" || (m.type === "preVoteResp" && !m.reject)) return true;
     const fromLeader = m.type === "append" || m.type === "heartbeat" || m.type === "snapshot";
     this.becomeFollower(m.term, fromLeader ? m.from : NO_NODE);
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   private inLease(): boolean {
@@ -564,7 +564,7 @@ export class Raft {
     this.config.logger?.info({ id: this.id, term: this.term, index }, "raft: restoring a snapshot");
     this.log.restore(snapshot);
     this.tracker.resetConf(confState);
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   // ---- Replication: leader side ----
@@ -610,7 +610,7 @@ export class Raft {
     const commit = this.log.committed;
     this.send({ type: "append", from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries, commit });
     pr.sentAppend(asIndex(prevLogIndex + entries.length));
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   private handleAppendResp(m: AppendResponseMessage, pr: Progress): void {
@@ -681,7 +681,7 @@ export class Raft {
     transfer.idleHeartbeats = 0;
     const { metadata, offset, totalBytes } = transfer;
     this.send({ type: "snapshot", from: this.id, to, term: this.term, metadata, offset, totalBytes, chunk });
-    return this.role !== "leader" && this.tracker.isVoter(this.id);
+    return true;
   }
 
   private handleSnapshotResp(m: SnapshotChunkResponseMessage, pr: Progress): void {
