@@ -364,8 +364,10 @@ export class GeolockClient {
       this.opening.set(region, opening);
     }
     const session = await raceTimeout(opening, Number.POSITIVE_INFINITY, signal);
-    if (session === undefined) throw new GeolockError("ABORTED", "the operation was aborted");
-    return session;
+    if (session !== undefined) return session;
+    if (signal?.aborted === true) throw new GeolockError("ABORTED", "the operation was aborted");
+    // Not aborted, so the opening failed: surface its own error (UNAVAILABLE, TIMEOUT, ...).
+    return opening;
   }
 
   private async openSession(region: string, deadlineMs: number): Promise<RegionSession> {

@@ -140,6 +140,13 @@ describe("failover", () => {
     await (a as FakeNode).close();
     await expect(client.status("us-east:x")).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
+
+  it("reports why opening the session failed, not ABORTED, when an acquire cannot get a session", async () => {
+    const [a] = await region(1);
+    const client = await connect({ requestTimeoutMs: 500 });
+    await (a as FakeNode).close();
+    await expect(client.acquire("us-east:x")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
 });
 
 describe("losing a lock", () => {
