@@ -7,7 +7,8 @@
 // the other two keep granting, and a holder in it is expired by the majority (after its own
 // client library reported the lock lost); after healing the cut-off region serves the
 // current state; with one region killed global locks go on; with two killed every acquire
-// fails cleanly. No test asserts a duration; every wait has a deadline.
+// fails cleanly; the geolock CLI takes and shows global locks. No test asserts a duration;
+// every wait has a deadline.
 //
 // Needs the build (npx tsc -b packages/server packages/client && node scripts/write-entry.mjs)
 // and nft as root (Debian package nftables).
@@ -15,6 +16,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GeolockClient, type LockHandle } from "../../packages/client/src/index.js";
 import type { ClientRequestBody, ClientResponse } from "../../packages/transport/src/index.js";
+import { runCli } from "../helpers/cli-process.js";
 import { TestCluster, waitFor, type NodeProcess } from "../helpers/cluster.js";
 import { PacketFilter } from "../helpers/nft.js";
 import { RawClient } from "../helpers/raw-client.js";
@@ -143,6 +145,21 @@ describe("global locks across three regions of real processes, with WAN latency"
     expect(refused).toMatchObject({ ok: true, result: { type: "held", token: held, holder: { region: "us-west", clientId: "holder" } } });
     await convergedOn(REGIONS, "global:shared", { token: null, nextToken: (tokens[tokens.length - 1] as number) + 1 });
     await convergedOn(REGIONS, "global:held", { token: held, nextToken: held + 1 });
+  });
+
+  it("works from the geolock CLI: acquire holds and releases a global lock, status shows the region's view", async () => {
+    const endpoints = ["--json", "--endpoints", cluster.regionNodes("us-west").map((n) => n.clientUrl).join(",")];
+    const held = await runCli(["acquire", "global:cli", "--hold", "1s", "--ttl", "3s", "--owner", "cli", ...endpoints]);
+    expect(held.code).toBe(0);
+    const acquired = held.events.find((e) => e["event"] === "acquired");
+    expect(acquired).toMatchObject({ name: "global:cli", region: "global" });
+    expect(held.events.some((e) => e["event"] === "released")).toBe(true);
+    // The region's applied view may trail the decision by a commit: read until it shows the release.
+    const status = await waitFor(async () => {
+      const run = await runCli(["status", "global:cli", ...endpoints]);
+      return run.code === 0 && run.events[0]?.["holder"] === null ? run.events[0] : undefined;
+    }, 15_000, 100);
+    expect(status).toMatchObject({ event: "status", scope: "global", name: "global:cli", region: "us-west", nextToken: (acquired?.["token"] as number) + 1 });
   });
 
   it("cut off eu-west: it answers NO_QUORUM and never grants, the others keep granting and expire its holder; healed, it serves the current state", async () => {
