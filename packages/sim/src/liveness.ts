@@ -16,7 +16,6 @@ const LIVENESS_EVENTS_MAX = 500_000;
 
 interface Progress {
   readonly done: boolean;
-  readonly freshAcked: number;
   readonly members: readonly NodeId[];
   readonly why: string;
 }
@@ -27,7 +26,7 @@ export function runLivenessPhase(sim: Simulation): void {
   const deadlineUs = startUs + msToUs(config.timeoutMs);
   sim.client.markFresh();
   for (let i = 0; i < LIVENESS_EVENTS_MAX; i++) {
-    const progress = measure(sim, config.proposals);
+    const progress = measure(sim);
     if (progress.done) {
       checkReplicasIdentical(sim, progress.members);
       return;
@@ -42,22 +41,22 @@ export function runLivenessPhase(sim: Simulation): void {
   violated("liveness", `no recovery within ${LIVENESS_EVENTS_MAX} events: ${describeCluster(sim)}`);
 }
 
-function measure(sim: Simulation, proposals: number): Progress {
-  const freshAcked = sim.client.freshAcknowledged();
+function measure(sim: Simulation): Progress {
   const leader = sim.leader();
-  if (leader === undefined) return { done: false, freshAcked, members: [], why: "no leader" };
+  if (leader === undefined) return { done: false, members: [], why: "no leader" };
   const members = sim.nodeIds;
   const missing = nextMembershipStep(members, leader.conf);
-  if (missing !== undefined) return { done: false, freshAcked, members, why: `membership still needs ${missing.type} n${missing.nodeId}` };
-  if (freshAcked < proposals) return { done: false, freshAcked, members, why: `${freshAcked}/${proposals} fresh proposals committed` };
+  if (missing !== undefined) return { done: false, members, why: `membership still needs ${missing.type} n${missing.nodeId}` };
+  const fresh = sim.freshWorkDone();
+  if (!fresh.done) return { done: false, members, why: fresh.why };
   const commit = leader.node.rawNode().status().commit;
   for (const id of members) {
     const node = sim.node(id);
     if (!node.isUp() || node.isBlocked() || node.applied !== commit) {
-      return { done: false, freshAcked, members, why: `n${id} has applied ${node.applied} of leader n${leader.id}'s commit ${commit}` };
+      return { done: false, members, why: `n${id} has applied ${node.applied} of leader n${leader.id}'s commit ${commit}` };
     }
   }
-  return { done: true, freshAcked, members, why: "recovered" };
+  return { done: true, members, why: "recovered" };
 }
 
 /** The next change towards every node being a voter: add a stranger as a learner, promote a learner. */

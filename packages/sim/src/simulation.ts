@@ -8,7 +8,8 @@
 // liveness phase (see liveness.ts) then heals everything and demands recovery in bounded
 // virtual time.
 
-import { SeededRng, asNodeId } from "@geolock/raft";
+import { InvariantError } from "@geolock/locks";
+import { DEFAULT_SNAPSHOT_CHUNK_BYTES, SeededRng, asNodeId } from "@geolock/raft";
 import type { ConfState, Entry, Index, Message, NodeId, ProposeResult, RaftStatus, RaftConfig, Raft, ReadState, Ready, SnapshotMetadata, HardState } from "@geolock/raft";
 import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
@@ -23,8 +24,12 @@ import type { Scheduled } from "./event-queue.js";
 import { chooseFault, describeFault } from "./faults.js";
 import type { ClusterView, FaultAction } from "./faults.js";
 import { KvApp } from "./kv-app.js";
+import { LockApp } from "./lock-app.js";
+import { LockHarness } from "./lock-harness.js";
+import { drawLockWorkload } from "./lock-workload.js";
 import { nextMembershipStep, runLivenessPhase } from "./liveness.js";
 import { SimNetwork, uniformUs } from "./network.js";
+import { NodeClocks } from "./node-clock.js";
 import { SafetyChecker } from "./safety.js";
 import { SimNode } from "./sim-node.js";
 import type { NodeEnv, NodeObserver, SimNodeConfig, SimNodeDeps } from "./sim-node.js";
@@ -35,8 +40,15 @@ import type { TraceSink } from "./trace.js";
 import { InvariantViolation } from "./violation.js";
 import type { Violation } from "./violation.js";
 
+/** The replicated application the nodes run: the key-value store, or the lock state machine. */
+export type AppKind = "kv" | "locks";
+
+export const APP_KINDS: readonly AppKind[] = ["kv", "locks"];
+
 export interface SimOptions {
   readonly seed: number;
+  /** Default "kv". With "locks", createApp (if given) must build LockApps. */
+  readonly app?: AppKind;
   readonly nodes: number;
   /** Events executed in the fault phase. */
   readonly steps: number;
@@ -94,6 +106,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
   private readonly faultRng: SeededRng;
   private readonly targeted: TargetedFaults;
   private readonly clientRng: SeededRng;
+  /** The lock clients, ticks, clocks and checks; only with the lock application. */
+  readonly locks: LockHarness | undefined;
   private stepCount = 0;
   private phase: Violation["phase"] = "faults";
   private faultsOn = true;
@@ -103,7 +117,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
 
   constructor(readonly options: SimOptions) {
     if (!Number.isInteger(options.steps) || options.steps < 0) throw new Error(`sim: steps must be a non-negative integer, got ${options.steps}`);
-    this.params = paramsForSeed(options.seed, options.nodes, options.profile, options.overrides);
+    this.params = scaleForApp(paramsForSeed(options.seed, options.nodes, options.profile, options.overrides), options);
     const master = new SeededRng(options.seed);
     const fork = (): SeededRng => new SeededRng(master.nextUint32());
     this.queue = new EventQueue(this.params.eventsMax);
@@ -119,6 +133,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
     this.nodes = this.nodeIds.map((id) => this.buildNode(id, conf, fork(), fork()));
     const driftRng = fork();
     this.tickPeriodsUs = this.nodeIds.map(() => this.drawTickPeriodUs(driftRng));
+    // Forked after every stream the key-value runs use, so that those runs stay as they were.
+    this.locks = options.app === "locks" ? this.buildLocks(fork(), fork(), fork()) : undefined;
   }
 
   run(): SimResult {
@@ -220,11 +236,13 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
   applied(node: SimNode, entry: Entry): void {
     this.checker.applied(node, entry);
     this.client.applied(node.id, entry);
+    this.locks?.applied(node, entry);
   }
 
   snapshotRestored(node: SimNode, metadata: SnapshotMetadata, data: Uint8Array): void {
     this.counters.snapshotsInstalled += 1;
     this.checker.snapshotRestored(node, metadata, data);
+    this.locks?.snapshotRestored(node, metadata.index);
   }
 
   snapshotTaken(node: SimNode, index: Index, data: Uint8Array): void {
@@ -239,6 +257,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
 
   started(node: SimNode): void {
     this.checker.started(node);
+    this.locks?.started(node);
   }
 
   // ---- The event loop ----
@@ -262,11 +281,13 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
 
   private handle(event: SimEvent, touched: NodeId[]): string {
     switch (event.kind) {
-      case "tick":
+      case "tick": {
         touched.push(event.node);
-        this.node(event.node).tick();
+        const node = this.node(event.node);
+        node.tick();
         this.queue.push(this.clock.nowUs() + (this.tickPeriodsUs[event.node - 1] as number), event);
-        return `tick n${event.node}`;
+        return `tick n${event.node}${this.locks?.afterTick(node) ?? ""}`;
+      }
       case "deliver":
         return this.deliver(event.message, touched);
       case "disk":
@@ -294,6 +315,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       this.queue.push(offsetUs, { kind: "tick", node: node.id });
     }
     this.trace.record(`start seed ${this.options.seed} nodes ${this.params.nodes} ${JSON.stringify(this.params)}`);
+    if (this.locks !== undefined) this.trace.record(`locks ${JSON.stringify(this.locks.params)}`);
     this.scheduleFault();
     this.scheduleClient();
   }
@@ -368,6 +390,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
     }
     if (leader.node.isBlocked()) return `client propose at n${leader.id}: busy`;
     if (this.phase === "liveness") return this.livenessRequest(leader.node, leader.conf);
+    if (this.locks !== undefined) return this.locks.clientTurn(leader.node);
     return this.proposeBatch(leader.node, 1 + this.clientRng.nextInt(this.params.client.batchMax));
   }
 
@@ -382,8 +405,20 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       const result = leader.proposeConfChange(change);
       return `client ${change.type} n${change.nodeId} at n${leader.id}: ${result === undefined ? "busy" : result.ok ? "ok" : result.reason}`;
     }
+    if (this.locks !== undefined) return this.locks.probeTurn(leader);
     if (this.client.freshAcknowledged() >= this.params.liveness.proposals) return "client idle";
     return this.proposeBatch(leader, 1);
+  }
+
+  /** Whether the work the liveness phase demands after healing is done, and if not, what is missing. */
+  freshWorkDone(): { readonly done: boolean; readonly why: string } {
+    if (this.locks !== undefined) {
+      const done = this.locks.workload.probeDone();
+      return { done, why: done ? "probe granted" : "the probe's acquire of a free name is not granted yet" };
+    }
+    const acked = this.client.freshAcknowledged();
+    const wanted = this.params.liveness.proposals;
+    return { done: acked >= wanted, why: `${acked}/${wanted} fresh proposals committed` };
   }
 
   private proposeBatch(leader: SimNode, wanted: number): string {
@@ -446,10 +481,16 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       observer: this,
       disk: new SimDisk(conf, p.disk, diskRng),
       rng: nodeRng,
-      createApp: this.options.createApp ?? (() => new KvApp()),
+      createApp: this.options.createApp ?? (this.options.app === "locks" ? () => new LockApp() : () => new KvApp()),
       ...(this.options.createRaft !== undefined ? { createRaft: this.options.createRaft } : {}),
     };
     return this.options.createNode !== undefined ? this.options.createNode(config, deps) : new SimNode(config, deps);
+  }
+
+  private buildLocks(workloadRng: SeededRng, paramsRng: SeededRng, clockRng: SeededRng): LockHarness {
+    // A node's monotonic clock runs at the rate of its Raft ticks.
+    const rates = this.tickPeriodsUs.map((periodUs) => msToUs(this.params.tickMs) / periodUs);
+    return new LockHarness(drawLockWorkload(paramsRng), workloadRng, new NodeClocks(rates, clockRng), () => this.clock.nowUs());
   }
 
   /** Each node's clock runs at its own rate, within tickDriftPpm of the true one. */
@@ -462,6 +503,8 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
   private toViolation(error: unknown): Violation {
     const base = { step: this.stepCount, timeUs: this.clock.nowUs(), phase: this.phase };
     if (error instanceof InvariantViolation) return { ...base, invariant: error.invariant, detail: error.detail };
+    // The lock machine's own guards (a grant next to a holder, to a dead session, ...).
+    if (error instanceof InvariantError) return { ...base, invariant: "lockInvariants", detail: `${error.message}\n${error.stack ?? ""}` };
     const detail = error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error);
     return { ...base, invariant: "exception", detail };
   }
@@ -476,8 +519,22 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       lostWrites: disks.reduce((sum, d) => sum + d.lostWrites, 0),
       leadersElected: this.checker.leaderCount(),
       committed: this.checker.committedIndex(),
+      ...(this.locks?.stats() ?? {}),
     };
   }
+}
+
+/**
+ * A lock snapshot (sessions, holders, the dedup table's remembered answers) is some 10-20 KB
+ * where a key-value one is a few hundred bytes. Sent in chunks of 48 bytes, one round trip
+ * each, it takes longer than the leader needs to take its next snapshot, and the leader
+ * starts over with the newer one: a follower behind never catches up. So lock runs draw
+ * chunks 16 times larger (unless a test sets them).
+ */
+function scaleForApp(params: SimParams, options: SimOptions): SimParams {
+  if (options.app !== "locks" || options.overrides?.raft?.snapshotChunkBytes !== undefined) return params;
+  const chunk = params.raft.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
+  return { ...params, raft: { ...params.raft, snapshotChunkBytes: chunk * 16 } };
 }
 
 function describeDurable(node: SimNode): string {

@@ -12,7 +12,14 @@ export type Invariant =
   | "applyOrder"
   | "readIndexSafety"
   | "liveness"
-  | "exception";
+  | "exception"
+  // The lock application's (see lock-checker.ts and lock-model.ts):
+  | "lockMutualExclusion"
+  | "lockFencing"
+  | "lockSessionLiveness"
+  | "lockReplicaAgreement"
+  | "lockHistory"
+  | "lockInvariants";
 
 export class InvariantViolation extends Error {
   constructor(
