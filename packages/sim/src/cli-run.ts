@@ -34,6 +34,7 @@ export function runCli(argv: readonly string[], output: CliOutput, createRaft?: 
       nodes: args.nodes,
       steps: args.steps,
       profile: args.profile,
+      app: args.app,
       ...(createRaft !== undefined ? { createRaft } : {}),
       ...(args.verbose ? { traceSink: (line: string) => output.out(line) } : {}),
     });
@@ -54,5 +55,5 @@ function report(result: SimResult, args: CliArgs, output: CliOutput): void {
     output.out("  last events:");
     for (const line of result.recentTrace.slice(-FAILURE_CONTEXT_LINES)) output.out(`    ${line}`);
   }
-  output.out(`  replay: ${replayCommand(result.seed, args.nodes, args.steps, args.profile)}`);
+  output.out(`  replay: ${replayCommand(result.seed, args.nodes, args.steps, args.profile, args.app)}`);
 }

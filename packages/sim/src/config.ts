@@ -109,6 +109,11 @@ export type Profile = "mixed" | "swarm" | "leaderChurn";
 
 export const PROFILES: readonly Profile[] = ["mixed", "swarm", "leaderChurn"];
 
+/** The replicated application the nodes run: the key-value store, or the lock state machine. */
+export type AppKind = "kv" | "locks";
+
+export const APP_KINDS: readonly AppKind[] = ["kv", "locks"];
+
 // Tuned by measuring how often a leader that counts earlier terms' replicas (the Figure 8
 // bug) is caught: long partitions and restarts let a divergent tail survive until its
 // owner can win again, a busy client makes those tails long, and short election timeouts

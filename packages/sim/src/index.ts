@@ -2,12 +2,20 @@
 
 export { runSimulation, Simulation } from "./simulation.js";
 export type { SimOptions, SimResult, SimEvent } from "./simulation.js";
-export { paramsForSeed, PROFILES } from "./config.js";
-export type { Profile, SimParams, ParamOverrides, FaultConfig, ClientConfig, LivenessConfig } from "./config.js";
+export { paramsForSeed, PROFILES, APP_KINDS } from "./config.js";
+export type { AppKind, Profile, SimParams, ParamOverrides, FaultConfig, ClientConfig, LivenessConfig } from "./config.js";
 export { SimNode } from "./sim-node.js";
 export type { SimNodeConfig, SimNodeDeps, NodeEnv, NodeObserver, RaftTuning } from "./sim-node.js";
 export type { Application, ApplicationFactory } from "./application.js";
 export { KvApp, encodeSet } from "./kv-app.js";
+export { LockApp, encodeLockCommand, decodeLockEntry } from "./lock-app.js";
+export type { LockOutcome, LockStateView } from "./lock-app.js";
+export { LockChecker } from "./lock-checker.js";
+export { LockHistoryModel } from "./lock-model.js";
+export type { NewGrant, LockModelCounters } from "./lock-model.js";
+export { LockWorkload, drawLockWorkload, PROBE_NAME } from "./lock-workload.js";
+export type { LockWorkloadParams, UnstampedCommand } from "./lock-workload.js";
+export { NodeClocks } from "./node-clock.js";
 export { chooseFault, describeFault } from "./faults.js";
 export type { ClusterView, FaultAction } from "./faults.js";
 export { EventQueue } from "./event-queue.js";

@@ -15,7 +15,7 @@ import type { ApplicationFactory } from "./application.js";
 import { VirtualClock, msToUs } from "./clock.js";
 import { SimClient } from "./client.js";
 import { paramsForSeed } from "./config.js";
-import type { ParamOverrides, Profile, SimParams } from "./config.js";
+import type { AppKind, ParamOverrides, Profile, SimParams } from "./config.js";
 import { describeMessage, describeStatus } from "./describe.js";
 import { SimDisk } from "./disk.js";
 import type { DiskWrite } from "./disk.js";
@@ -39,11 +39,6 @@ import { Trace } from "./trace.js";
 import type { TraceSink } from "./trace.js";
 import { InvariantViolation } from "./violation.js";
 import type { Violation } from "./violation.js";
-
-/** The replicated application the nodes run: the key-value store, or the lock state machine. */
-export type AppKind = "kv" | "locks";
-
-export const APP_KINDS: readonly AppKind[] = ["kv", "locks"];
 
 export interface SimOptions {
   readonly seed: number;

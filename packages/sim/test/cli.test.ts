@@ -14,12 +14,12 @@ function run(argv: string[], broken = false): { status: number; out: string[]; e
 
 describe("parseArgs", () => {
   it("has defaults", () => {
-    expect(parseArgs([])).toEqual({ nodes: 3, seeds: 100, start: 1, steps: 5000, profile: "mixed", verbose: false });
+    expect(parseArgs([])).toEqual({ nodes: 3, seeds: 100, start: 1, steps: 5000, profile: "mixed", app: "kv", verbose: false });
   });
 
   it("reads every option", () => {
-    const args = parseArgs(["--nodes", "5", "--seeds", "1000", "--start", "7000", "--steps", "2000", "--profile", "leaderChurn", "--verbose"]);
-    expect(args).toEqual({ nodes: 5, seeds: 1000, start: 7000, steps: 2000, profile: "leaderChurn", verbose: true });
+    const args = parseArgs(["--nodes", "5", "--seeds", "1000", "--start", "7000", "--steps", "2000", "--profile", "leaderChurn", "--app", "locks", "--verbose"]);
+    expect(args).toEqual({ nodes: 5, seeds: 1000, start: 7000, steps: 2000, profile: "leaderChurn", app: "locks", verbose: true });
   });
 
   it("refuses unknown options, bad numbers, unknown profiles and cluster sizes it cannot run", () => {
@@ -27,6 +27,7 @@ describe("parseArgs", () => {
     expect(() => parseArgs(["--steps", "-3"])).toThrow(/bad argument --steps -3/);
     expect(() => parseArgs(["--start", "1.5"])).toThrow(/bad argument/);
     expect(() => parseArgs(["--profile", "chaos"])).toThrow(/--profile chaos/);
+    expect(() => parseArgs(["--app", "paxos"])).toThrow(/--app paxos/);
     expect(() => parseArgs(["--nodes", "12"])).toThrow(/--nodes must be 1..9/);
   });
 });
@@ -46,6 +47,12 @@ describe("runCli", () => {
     expect(out.filter((l) => l.startsWith("seeds:"))).toHaveLength(1);
     expect(out.some((l) => /^seed \d+ FAILED: leaderCompleteness at step \d+/.test(l))).toBe(true);
     expect(out.some((l) => /replay: npm run sim -- --nodes 3 --seeds 1 --start \d+ --steps 5000 --verbose$/.test(l))).toBe(true);
+  });
+
+  it("runs the lock application with --app locks", () => {
+    const { status, out } = run(["--app", "locks", "--nodes", "3", "--seeds", "2", "--start", "40", "--steps", "500"]);
+    expect(status).toBe(0);
+    expect(out).toEqual(["seeds: 2, violations: 0"]);
   });
 
   it("exits 2 on bad arguments, with the usage", () => {

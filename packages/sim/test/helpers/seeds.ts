@@ -31,5 +31,5 @@ export function describeFailure(result: SimResult, options: RunOptions): string 
   const v = result.violation;
   if (v === undefined) return `seed ${result.seed}: no violation`;
   const profile: Profile = options.profile ?? "mixed";
-  return `seed ${result.seed}: ${v.invariant} at step ${v.step}: ${v.detail.split("\n")[0] ?? ""}\n  replay: ${replayCommand(result.seed, result.nodes, options.steps ?? STEPS, profile)}`;
+  return `seed ${result.seed}: ${v.invariant} at step ${v.step}: ${v.detail.split("\n")[0] ?? ""}\n  replay: ${replayCommand(result.seed, result.nodes, options.steps ?? STEPS, profile, options.app)}`;
 }
