@@ -50,6 +50,8 @@ export interface LockModelCounters {
   waitsTimedOut: number;
   sessionsOpened: number;
   sessionsExpired: number;
+  /** Sessions that expired while holding a lock (which others could then be granted). */
+  expiredHolding: number;
   sessionsClosed: number;
   rebases: number;
 }
@@ -69,11 +71,11 @@ export class LockHistoryModel {
   /** Context for violation messages: the entry being applied. */
   private where = "";
   /**
-   * The session whose waits the entry's command withdraws (release, closeSession). The
-   * machine withdraws them before it grants the next waiters, but the answer that says so
-   * is read after the events, so FIFO looks past this session's place in a queue.
+   * The wait the entry's command may withdraw (release: that name; closeSession: every
+   * name). The machine withdraws it before it grants the next waiters, but the answer that
+   * says so is read after the events, so a grant may overtake this one wait in FIFO order.
    */
-  private withdrawing: number | undefined;
+  private withdrawing: { readonly sessionId: number; readonly name: string | undefined } | undefined;
   readonly counters: LockModelCounters = {
     grantedAtOnce: 0,
     grantedAfterWait: 0,
@@ -82,6 +84,7 @@ export class LockHistoryModel {
     waitsTimedOut: 0,
     sessionsOpened: 0,
     sessionsExpired: 0,
+    expiredHolding: 0,
     sessionsClosed: 0,
     rebases: 0,
   };
@@ -90,7 +93,8 @@ export class LockHistoryModel {
   apply(index: number, term: number, command: LockCommand, result: ApplyResult): NewGrant[] {
     this.where = `entry ${index}@${term} ${JSON.stringify(command)} -> ${JSON.stringify(result.answer)}`;
     this.checkSequence(command);
-    this.withdrawing = command.type === "release" || command.type === "closeSession" ? command.sessionId : undefined;
+    this.withdrawing = command.type === "release" ? { sessionId: command.sessionId, name: command.name } : undefined;
+    if (command.type === "closeSession") this.withdrawing = { sessionId: command.sessionId, name: undefined };
     this.advanceClock(term, command.nowMs);
     const due = new Set([...this.sessions].filter(([, s]) => s.deadlineMs <= this.clockMs).map(([id]) => id));
     const grants: NewGrant[] = [];
@@ -140,6 +144,7 @@ export class LockHistoryModel {
         return;
       case "sessionExpired":
         this.expire(event.sessionId, event.cancelledWaits);
+        if (event.lost.length > 0) this.counters.expiredHolding += 1;
         return;
     }
   }
@@ -230,9 +235,12 @@ export class LockHistoryModel {
   private grantFromQueue(sessionId: number, name: string, mode: LockMode, token: number, grants: NewGrant[]): void {
     this.aliveSession(sessionId, `grants ${name} to`);
     const queue = this.waits.get(name);
-    const head = [...(queue?.keys() ?? [])].find((id) => id !== this.withdrawing);
     if (queue?.get(sessionId) !== mode) this.fail("lockHistory", `grants ${name} ${mode} to session ${sessionId}, which does not wait for it in that mode`);
-    if (head !== sessionId) this.fail("lockHistory", `grants ${name} to session ${sessionId} ahead of session ${head} (not FIFO)`);
+    const ahead = [...queue.keys()];
+    ahead.length = ahead.indexOf(sessionId);
+    const w = this.withdrawing;
+    const overtaken = ahead.filter((id) => !(w !== undefined && id === w.sessionId && (w.name === undefined || w.name === name)));
+    if (overtaken.length > 0) this.fail("lockHistory", `grants ${name} to session ${sessionId} ahead of session ${overtaken.join(",")} (not FIFO)`);
     this.removeWait(sessionId, name, "is granted");
     this.newGrant(sessionId, name, mode, token, grants);
     this.counters.grantedAfterWait += 1;

@@ -440,7 +440,10 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
     // After the faults the client only needs a few fresh proposals through: it slows down
     // so that a backlog built under faults (tiny append batches, a slow disk) can drain.
     const minMs = this.phase === "liveness" ? this.params.liveness.clientIntervalMs : c.intervalMsMin;
-    const maxMs = Math.max(minMs, c.intervalMsMax);
+    let maxMs = Math.max(minMs, c.intervalMsMax);
+    // The leader proposes a lock tick every 100 ms and is busy with its fsync for a moment:
+    // a client on an exact 100 ms period can lock into that phase and find it busy forever.
+    if (this.locks !== undefined && this.phase === "liveness") maxMs = 2 * minMs;
     this.queue.push(this.clock.nowUs() + uniformUs(this.clientRng, minMs, maxMs), { kind: "client" });
   }
 
