@@ -51,7 +51,7 @@ export function drawLockWorkload(rng: SeededRng): LockWorkloadParams {
     sharedProbability: pick([0, 0.3, 0.6]),
     tryLockProbability: pick([0.2, 0.5]),
     waitMsMax: pick([300, 1500, 5000]),
-    abandonProbability: pick([0.01, 0.04]),
+    abandonProbability: pick([0.02, 0.06]),
     closeProbability: pick([0.01, 0.04]),
     releaseProbability: pick([0.2, 0.4]),
     outstandingPerClientMax: 4,
@@ -219,8 +219,12 @@ export class LockWorkload {
     const session = this.pick(sessions);
     const roll = this.rng.nextFloat();
     if (roll < p.abandonProbability) {
+      // A client that crashes while it waits: the wait outlives the session, which expires
+      // with it queued (or holding, if the wait was granted first).
       session.abandoned = true;
-      return `${client.id} abandons session ${session.id}`;
+      const waitMs = 2 * session.ttlMs + p.waitMsMax;
+      const request = { type: "acquire", sessionId: session.id, name: this.pick(p.names), mode: "exclusive", waitMs, owner: client.id } as const;
+      return `${client.send(propose, nowUs, request)}, then abandons session ${session.id}`;
     }
     if (roll < p.abandonProbability + p.closeProbability) return client.send(propose, nowUs, { type: "closeSession", sessionId: session.id });
     if (roll < p.abandonProbability + p.closeProbability + 0.03 && sessions.length < 2) {

@@ -24,4 +24,15 @@ describe("determinism", () => {
     expect(lines.length).toBeGreaterThan(1500);
     expect(first.recentTrace.at(-1)).toBe(lines.at(-1));
   });
+
+  it("replays a run of the lock application exactly", () => {
+    const first = runSimulation({ seed: 4242, nodes: 3, steps: 1500, app: "locks" });
+    const again = runSimulation({ seed: 4242, nodes: 3, steps: 1500, app: "locks" });
+    const kv = runSimulation({ seed: 4242, nodes: 3, steps: 1500 });
+    expect(first.violation).toBeUndefined();
+    expect(again.traceHash).toBe(first.traceHash);
+    expect(again.stats).toEqual(first.stats);
+    expect(first.traceHash).not.toBe(kv.traceHash);
+    expect(first.stats["lock.grantedAtOnce"]).toBeGreaterThan(0);
+  });
 });
