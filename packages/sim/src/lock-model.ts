@@ -106,11 +106,6 @@ export class LockHistoryModel {
     return grants;
   }
 
-  /** The state clock after the last entry (the leader's clock, re-based at each new term). */
-  clock(): { readonly term: number; readonly clockMs: number } {
-    return { term: this.term, clockMs: this.clockMs };
-  }
-
   private checkSequence(command: LockCommand): void {
     if (command.type === "tick") return;
     const last = this.lastSeq.get(command.clientId) ?? -1;
