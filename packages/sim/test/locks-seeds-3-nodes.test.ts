@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { runLockSeeds } from "./helpers/lock-seeds.js";
 
 const CHUNK = 50;
-const SEEDS = 200;
+const SEEDS = 150;
 const TIMEOUT_MS = 120_000;
 
 describe("3-node clusters running the lock application", () => {
