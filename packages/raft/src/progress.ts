@@ -8,13 +8,19 @@
 
 import { Inflights } from "./inflights.js";
 import { asIndex } from "./types.js";
-import type { Index, SnapshotMetadata } from "./types.js";
+import type { Index, Snapshot, SnapshotMetadata } from "./types.js";
 
 export type ProgressState = "probe" | "replicate" | "snapshot";
 
 /** The leader's side of one chunked snapshot transfer. */
 export interface SnapshotSend {
   readonly metadata: SnapshotMetadata;
+  /**
+   * The snapshot being sent, held until the transfer ends: the application may take newer
+   * snapshots meanwhile, and restarting on each would starve a follower whose transfer
+   * takes longer than the interval between snapshots.
+   */
+  readonly data: Uint8Array;
   readonly totalBytes: number;
   /** Offset of the chunk in flight (or of the next chunk to send). Invariant: offset <= totalBytes. */
   offset: number;
@@ -59,9 +65,10 @@ export class Progress {
     this.assertInvariant();
   }
 
-  becomeSnapshot(metadata: SnapshotMetadata, totalBytes: number): void {
+  becomeSnapshot(snapshot: Snapshot): void {
     this.reset("snapshot");
-    this.snapshotSend = { metadata, totalBytes, offset: 0, inflightBytes: -1, idleHeartbeats: 0 };
+    const { metadata, data } = snapshot;
+    this.snapshotSend = { metadata, data, totalBytes: data.byteLength, offset: 0, inflightBytes: -1, idleHeartbeats: 0 };
   }
 
   private reset(state: ProgressState): void {

@@ -667,16 +667,16 @@ export class Raft {
 
   /** Sends the next chunk of the storage snapshot (starting a transfer if needed). */
   private sendSnapshotChunk(to: NodeId, pr: Progress): boolean {
-    const snapshot = this.log.storage.snapshot();
-    if (snapshot.metadata.index < pr.next - 1 && pr.next > this.log.firstIndex()) {
-      throw new Error(`raft ${this.id}: snapshot at ${snapshot.metadata.index} does not cover next ${pr.next} of ${to}`);
-    }
-    if (pr.snapshotSend === undefined || pr.snapshotSend.metadata.index !== snapshot.metadata.index) {
+    if (pr.snapshotSend === undefined) {
+      const snapshot = this.log.storage.snapshot();
+      if (snapshot.metadata.index < pr.next - 1 && pr.next > this.log.firstIndex()) {
+        throw new Error(`raft ${this.id}: snapshot at ${snapshot.metadata.index} does not cover next ${pr.next} of ${to}`);
+      }
       this.config.logger?.info({ id: this.id, to, index: snapshot.metadata.index }, "raft: sending a snapshot");
-      pr.becomeSnapshot(snapshot.metadata, snapshot.data.byteLength);
+      pr.becomeSnapshot(snapshot);
     }
     const transfer = pr.snapshotSend as NonNullable<Progress["snapshotSend"]>;
-    const chunk = snapshot.data.subarray(transfer.offset, Math.min(transfer.offset + this.limits.snapshotChunkBytes, transfer.totalBytes));
+    const chunk = transfer.data.subarray(transfer.offset, Math.min(transfer.offset + this.limits.snapshotChunkBytes, transfer.totalBytes));
     transfer.inflightBytes = chunk.byteLength;
     transfer.idleHeartbeats = 0;
     const { metadata, offset, totalBytes } = transfer;

@@ -50,7 +50,7 @@ describe("Progress", () => {
 
   it("after a snapshot resumes probing right after the snapshot index", () => {
     const pr = new Progress(i(3), 4, i(1));
-    pr.becomeSnapshot({ index: i(20), term: asTerm(2), confState: { voters: [], learners: [] } }, 100);
+    pr.becomeSnapshot({ metadata: { index: i(20), term: asTerm(2), confState: { voters: [], learners: [] } }, data: new Uint8Array(100) });
     expect(pr.isPaused()).toBe(true);
     pr.becomeProbe();
     expect(pr.next).toBe(21);

@@ -58,6 +58,26 @@ describe("snapshots", () => {
     expect(resume?.type === "append" && resume.prevLogIndex).toBe(snapIndex);
   });
 
+  it("finishes the snapshot it started even when the application takes a newer one meanwhile", () => {
+    // Restarting on every newer snapshot starves a follower whose transfer takes longer than
+    // the interval between snapshots (found by the simulator with the lock application).
+    const net = behindBySnapshot(40);
+    const first = net.get(1).storage.snapshot().metadata.index;
+    let acks = 0;
+    net.dropIf = (m) => m.type === "snapshotResp" && m.from === 3 && ++acks > 2;
+    net.tickAll(1);
+    expect(acks).toBeGreaterThan(2);
+    for (let i = 0; i < 5; i++) net.propose(1, `later-${i}`);
+    net.flush();
+    net.compact(1);
+    expect(net.get(1).storage.snapshot().metadata.index).toBeGreaterThan(first);
+    net.dropIf = () => false;
+    net.tickAll(2 * ELECTION_TICKS);
+    const installed = net.get(3).readies.filter((rd) => rd.snapshot !== undefined).map((rd) => rd.snapshot?.metadata.index);
+    expect(installed[0]).toBe(first);
+    expect(net.get(3).node.status().applied).toBe(net.get(1).node.status().applied);
+  });
+
   it("resends a lost chunk after heartbeats pass without an answer", () => {
     const net = behindBySnapshot(40);
     let dropped = false;
