@@ -245,18 +245,18 @@ export class GeolockNode {
     m.gauge("geolock_raft_commit_index", "Highest index known committed", () => [[labels, this.raft.status().commit]]);
     m.gauge("geolock_raft_applied_index", "Highest index applied", () => [[labels, this.raft.appliedIndex()]]);
     m.gauge("geolock_raft_is_leader", "1 when this node leads its region", () => [[labels, this.raft.status().role === "leader" ? 1 : 0]]);
-    m.gauge("geolock_storage_sync_batches_total", "fsync batches written", () => [[labels, this.log.stats().syncBatches]]);
-    m.gauge("geolock_storage_synced_calls_total", "persist calls made durable", () => [[labels, this.log.stats().syncedCalls]]);
+    m.counterOf("geolock_storage_sync_batches_total", "fsync batches written", () => [[labels, this.log.stats().syncBatches]]);
+    m.counterOf("geolock_storage_synced_calls_total", "persist calls made durable", () => [[labels, this.log.stats().syncedCalls]]);
     m.gauge("geolock_locks_sessions", "Open sessions", () => [[labels, this.service.stats().sessions]]);
     m.gauge("geolock_locks_held", "Lock holders", () => [[labels, this.service.stats().holders]]);
     m.gauge("geolock_locks_waiters", "Queued waiters", () => [[labels, this.service.stats().waiters]]);
     m.gauge("geolock_global_keys", "Global keys in this region's table", () => [[labels, this.global.stats().keys]]);
     m.gauge("geolock_global_waiting", "Global requests waiting for their command to be chosen", () => [[labels, this.global.stats().waiting]]);
-    m.gauge("geolock_global_phase1_total", "Paxos phase 1 attempts by this leader's proposer", () => [[labels, this.global.stats().proposer?.phase1Started ?? 0]]);
-    m.gauge("geolock_global_decided_total", "Paxos instances decided by this leader's proposer", () => [[labels, this.global.stats().proposer?.instancesDecided ?? 0]]);
+    m.counterOf("geolock_global_phase1_total", "Paxos phase 1 attempts by this leader's proposer", () => [[labels, this.global.stats().proposer?.phase1Started ?? 0]]);
+    m.counterOf("geolock_global_decided_total", "Paxos instances decided by this leader's proposer", () => [[labels, this.global.stats().proposer?.instancesDecided ?? 0]]);
     m.gauge("geolock_client_connections", "Open client connections", () => [[labels, this.clients.connectionCount()]]);
-    m.gauge("geolock_client_requests_total", "Client requests received", () => [[labels, this.clients.counters.requests]]);
-    m.gauge("geolock_client_errors_total", "Client requests answered with an error", () => [[labels, this.clients.counters.errors]]);
+    m.counterOf("geolock_client_requests_total", "Client requests received", () => [[labels, this.clients.counters.requests]]);
+    m.counterOf("geolock_client_errors_total", "Client requests answered with an error", () => [[labels, this.clients.counters.errors]]);
   }
 }
 

@@ -31,10 +31,19 @@ export class Counter implements Family {
   }
 }
 
-/** A gauge whose samples are read from the node when scraped, so they are never stale. */
-export class Gauge implements Family {
-  readonly type = "gauge";
-  constructor(readonly name: string, readonly help: string, private readonly read: () => ReadonlyArray<readonly [Labels, number]>) {}
+/**
+ * Samples read from the node when scraped, so they are never stale: a gauge, or a counter
+ * that the node keeps itself (it only ever grows, so Prometheus may compute rates).
+ */
+export class ReadAtScrape implements Family {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "gauge" | "counter",
+    private readonly read: () => ReadonlyArray<readonly [Labels, number]>,
+  ) {
+    if (type === "counter" && !name.endsWith("_total")) throw new Error(`counter ${name} must end in _total`);
+  }
 
   render(lines: string[]): void {
     for (const [labels, value] of this.read()) lines.push(`${this.name}${labelText(labels)} ${value}`);
@@ -83,8 +92,13 @@ export class MetricsRegistry {
     return this.add(new Counter(name, help));
   }
 
-  gauge(name: string, help: string, read: () => ReadonlyArray<readonly [Labels, number]>): Gauge {
-    return this.add(new Gauge(name, help, read));
+  gauge(name: string, help: string, read: () => ReadonlyArray<readonly [Labels, number]>): ReadAtScrape {
+    return this.add(new ReadAtScrape(name, help, "gauge", read));
+  }
+
+  /** A counter the node already keeps (monotonic), read when scraped. */
+  counterOf(name: string, help: string, read: () => ReadonlyArray<readonly [Labels, number]>): ReadAtScrape {
+    return this.add(new ReadAtScrape(name, help, "counter", read));
   }
 
   histogram(name: string, help: string, bounds: readonly number[] = LATENCY_BUCKETS_SECONDS): Histogram {
