@@ -28,11 +28,12 @@ describe("global simulation: 3 regions x 3 Raft nodes under Paxos", () => {
   });
 
   it("exercised what it claims to: choices, grants, contention, crashes, partitions, snapshots", () => {
-    for (const name of ["chosen", "grants", "client_held", "client_renewed", "client_released", "crashes", "restarts", "regionPartitions", "nodeIsolations", "snapshotsRestored", "learned"]) {
+    for (const name of ["chosen", "grants", "client_held", "client_renewed", "client_released", "crashes", "restarts", "regionPartitions", "nodeIsolations", "snapshotsRestored", "learned", "expired"]) {
       expect(totals[name] ?? 0, name).toBeGreaterThan(0);
     }
     // Leadership changed inside regions (3 proposers at start, one per region).
     expect(totals["proposers"] ?? 0).toBeGreaterThan(3 * SEEDS.length);
+    console.log(`global sim totals over ${SEEDS.length} seeds: ${JSON.stringify(totals)}`);
   });
 
   it("replays a seed exactly", () => {
@@ -42,6 +43,18 @@ describe("global simulation: 3 regions x 3 Raft nodes under Paxos", () => {
     expect(b.traceHash).toBe(a.traceHash);
     expect(b.stats).toEqual(a.stats);
     expect(c.traceHash).not.toBe(a.traceHash);
+  });
+
+  it("catches a lease clock that expires a vanished holder too early", () => {
+    let caught = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const result = runGlobalSimulation(options(seed, { broken: "expireEarly" }));
+      if (result.violation !== undefined) {
+        expect(result.violation).toMatch(/believes it holds/);
+        caught++;
+      }
+    }
+    expect(caught).toBeGreaterThan(0);
   });
 
   it("catches a driver that sends a promise before the region committed the prepare", () => {

@@ -3,6 +3,8 @@
 // NO_QUORUM, a lost message) is sent again with the same requestId (exactly once). It
 // believes it holds a key until first-send + ttl of the request that was granted or renewed
 // (the conservative rule of packages/paxos/README.md); the oracle checks beliefs never overlap.
+// Some clients vanish while holding: they stop renewing and releasing, and the regions'
+// lease clocks must expire the key, never before the client's own deadline has passed.
 
 import type { SeededRng } from "@geolock/raft";
 import type { FencingToken, GlobalKey, LockAnswer, LockCommand, RegionId } from "@geolock/paxos";
@@ -25,7 +27,8 @@ interface Pending {
 export class GlobalClient {
   private seq = 0;
   private pending: Pending | null = null;
-  private hold: { key: GlobalKey; token: FencingToken; releaseAtUs: number; renewed: boolean } | null = null;
+  /** `vanishes`: never renews nor releases; forgets the key when its own lease ends (the regions must expire it). */
+  private hold: { key: GlobalKey; token: FencingToken; releaseAtUs: number; renewed: boolean; vanishes: boolean; untilUs: number } | null = null;
   /** Off in the liveness phase for the workload clients; the probe issues one acquire. */
   issuing = true;
   readonly counters = { sent: 0, resent: 0, granted: 0, held: 0, renewed: 0, released: 0, failed: 0 };
@@ -58,6 +61,10 @@ export class GlobalClient {
     }
     const h = this.hold;
     if (h !== null) {
+      if (h.vanishes) {
+        if (nowUs >= h.untilUs) this.hold = null;
+        return;
+      }
       if (nowUs >= h.releaseAtUs) {
         this.oracle.stopsBelieving(h.key, this.id);
         this.send(nowUs, h.key, { type: "release", requestId: this.nextId(), token: h.token });
@@ -88,11 +95,12 @@ export class GlobalClient {
       case "granted":
         this.counters.granted++;
         this.oracle.believes(p.key, this.id, answer.token, untilUs);
-        this.hold = { key: p.key, token: answer.token, releaseAtUs: nowUs + this.rng.nextInt(this.timing.holdUsMax), renewed: false };
+        this.hold = { key: p.key, token: answer.token, releaseAtUs: nowUs + this.rng.nextInt(this.timing.holdUsMax), renewed: false, vanishes: this.rng.chance(0.15), untilUs };
         return;
       case "renewed":
         this.counters.renewed++;
         this.oracle.believes(p.key, this.id, answer.token, untilUs);
+        if (this.hold !== null) this.hold.untilUs = Math.max(this.hold.untilUs, untilUs);
         return;
       case "held":
         this.counters.held++;

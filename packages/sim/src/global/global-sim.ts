@@ -17,7 +17,7 @@
 // Not modelled (see README): lease expiry (LeaseClock / expire commands), membership
 // changes, clock drift, intra-region loss of a majority as a scheduled pattern.
 
-import { DEFAULT_PROPOSER_TIMING, GlobalReplica, Proposer, asEpoch, asGlobalKey, asInstance, asRegionId, decodeMessage, paxosConfig, routeInbound } from "@geolock/paxos";
+import { DEFAULT_LEASE_CLOCK, DEFAULT_PROPOSER_TIMING, GlobalReplica, LeaseClock, Proposer, asEpoch, asGlobalKey, asInstance, asRegionId, decodeMessage, paxosConfig, routeInbound } from "@geolock/paxos";
 import type { Ballot, GlobalKey, LockAnswer, LockCommand, PaxosConfig, PaxosMessage, ProposalId, RegionId, ReplicaApplyResult, ReplicaCommand } from "@geolock/paxos";
 import { SeededRng, asNodeId } from "@geolock/raft";
 import type { ConfState, Entry, HardState, Message, NodeId, ReadState, Ready, SnapshotMetadata, Index } from "@geolock/raft";
@@ -51,7 +51,7 @@ export interface GlobalSimOptions {
   readonly clientsPerRegion: number;
   readonly stepsMax: number;
   /** A deliberately broken driver, to show the checks catch it. */
-  readonly broken?: "promiseBeforeCommit";
+  readonly broken?: "promiseBeforeCommit" | "expireEarly";
 }
 
 export interface GlobalSimResult {
@@ -81,7 +81,10 @@ const regionOfNode = (id: NodeId): number => Math.floor((id - 1) / NODES_PER_REG
 /** The README driver on one node; it holds a Proposer only while the node leads its region. */
 class NodeDriver {
   proposer: Proposer | null = null;
+  /** Volatile like the proposer: when to propose `expire` for a holder that stopped renewing. */
+  leases: LeaseClock | null = null;
   epoch = -1;
+  private ticks = 0;
   readonly requests = new Map<ProposalId, { client: GlobalClient; seq: number }>();
   pendingLog: Uint8Array[] = [];
 
@@ -116,12 +119,15 @@ class NodeDriver {
       keysAfter: (after: string, limit: number) => this.replica().keysAfter(after, limit),
     };
     this.proposer = new Proposer({ ...DEFAULT_PROPOSER_TIMING, paxos: this.sim.paxos, region: this.region, epoch: asEpoch(status.term), rng: this.sim.forkRng(), view });
+    this.leases = new LeaseClock(this.region, REGIONS, DEFAULT_LEASE_CLOCK);
+    this.leases.reset(this.replica().holders(), this.sim.nowMs());
     this.sim.counters.proposers++;
   }
 
   drop(): void {
     if (this.proposer === null) return;
     this.proposer = null;
+    this.leases = null;
     for (const { client, seq } of this.requests.values()) client.failed(seq);
     this.requests.clear();
     this.pendingLog = [];
@@ -166,6 +172,13 @@ class NodeDriver {
   tick(): void {
     if (this.proposer === null) return;
     this.proposer.tick();
+    // README step 5: expire leases that ran out by this leader's clock.
+    this.ticks++;
+    if (this.leases !== null && this.ticks % 10 === 0) {
+      for (const { key, command } of this.leases.due(this.sim.nowMs(), 4)) {
+        if (this.proposer.propose(key, command).ok) this.sim.counters.expiresProposed++;
+      }
+    }
     this.flush();
   }
 
@@ -195,7 +208,7 @@ export class GlobalSim implements NodeEnv, NodeObserver {
   readonly broken: GlobalSimOptions["broken"];
   readonly counters = {
     proposers: 0, crashes: 0, restarts: 0, lostWrites: 0, regionPartitions: 0, nodeIsolations: 0, wanSent: 0, wanDropped: 0,
-    repliesSent: 0, logDropped: 0, snapshotsTaken: 0, snapshotsRestored: 0, applied: 0,
+    repliesSent: 0, logDropped: 0, expiresProposed: 0, /** expire commands that freed a key, counted per region (on its leader) that applied them */ expired: 0, snapshotsTaken: 0, snapshotsRestored: 0, applied: 0,
   };
   private readonly clock = new VirtualClock();
   private readonly queue = new EventQueue<SimEvent>(200_000);
@@ -255,6 +268,11 @@ export class GlobalSim implements NodeEnv, NodeObserver {
         this.clients.push(new GlobalClient(`c${r}.${c}`, region, KEYS, { ttlMs: 4_000, resendUs: msToUs(1_000), holdUsMax: msToUs(800) }, this.forkRng(), this.oracle, (client, key, command) => this.submit(client, key, command)));
       }
     }
+  }
+
+  /** The regions' (and clients') monotonic clock, in ms: virtual time, no drift modelled. */
+  nowMs(): number {
+    return Math.floor(this.clock.nowUs() / 1000);
   }
 
   forkRng(): SeededRng {
@@ -482,8 +500,18 @@ export class GlobalSim implements NodeEnv, NodeObserver {
     const raw = node.rawNode();
     if (raw.status().role !== "leader") return;
     if (result.reply !== null && !(this.broken === "promiseBeforeCommit" && result.reply.kind === "promise")) this.sendReply(region, result.reply);
+    const driver = this.driver(id);
+    if ((command.type === "learn" || command.type === "installKey") && driver.leases !== null) {
+      const lease = replica.lockTable.holder(command.key);
+      // The broken variant counts a quarter of the ttl: it expires holders that still believe.
+      const seen = lease !== null && this.broken === "expireEarly" ? { ...lease, ttlMs: Math.floor(lease.ttlMs / 4) } : lease;
+      driver.leases.observe(command.key, seen, this.nowMs());
+    }
     for (const a of result.applied) {
-      if (a.command.type === "expire") continue;
+      if (a.command.type === "expire") {
+        if (a.answer.kind === "expired" && !a.duplicate) this.counters.expired++;
+        continue;
+      }
       const client = this.clientById(a.command.requestId.clientId);
       if (client !== undefined && client.region === region) client.answer(a.command.requestId.seq, a.answer, this.clock.nowUs());
     }
