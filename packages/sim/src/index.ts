@@ -35,3 +35,7 @@ export { runCli } from "./cli-run.js";
 export type { CliOutput } from "./cli-run.js";
 export { parseArgs } from "./cli-args.js";
 export type { CliArgs } from "./cli-args.js";
+export { runGlobalSimulation, GlobalSim, REGIONS, KEYS, PROBE_KEY } from "./global/global-sim.js";
+export type { GlobalSimOptions, GlobalSimResult } from "./global/global-sim.js";
+export { GlobalOracle, GlobalViolation } from "./global/global-oracle.js";
+export { PaxosApp, encodeReplicaCommand } from "./global/paxos-app.js";

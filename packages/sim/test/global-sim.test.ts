@@ -28,7 +28,7 @@ describe("global simulation: 3 regions x 3 Raft nodes under Paxos", () => {
   });
 
   it("exercised what it claims to: choices, grants, contention, crashes, partitions, snapshots", () => {
-    for (const name of ["chosen", "grants", "client_held", "client_renewed", "client_released", "crashes", "restarts", "regionPartitions", "nodeIsolations", "snapshotsRestored", "learned", "expired"]) {
+    for (const name of ["chosen", "grants", "client_held", "client_renewed", "client_released", "crashes", "restarts", "regionPartitions", "nodeIsolations", "snapshotsRestored", "learned", "expired", "installKeyApplied"]) {
       expect(totals[name] ?? 0, name).toBeGreaterThan(0);
     }
     // Leadership changed inside regions (3 proposers at start, one per region).

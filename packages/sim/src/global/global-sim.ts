@@ -14,8 +14,9 @@
 // LAN delays, loss, node crashes and restarts, node isolation (leader changes). Checked as
 // it happens (global-oracle.ts), then liveness: after healing, a fresh acquire completes.
 //
-// Not modelled (see README): lease expiry (LeaseClock / expire commands), membership
-// changes, clock drift, intra-region loss of a majority as a scheduled pattern.
+// The leader also runs a LeaseClock and proposes `expire` for holders that stopped renewing.
+// Not modelled (see README): clock drift, membership changes, a stale view of which node
+// leads a peer region, targeted fault patterns, more than one region cut off at once.
 
 import { DEFAULT_LEASE_CLOCK, DEFAULT_PROPOSER_TIMING, GlobalReplica, LeaseClock, Proposer, asEpoch, asGlobalKey, asInstance, asRegionId, decodeMessage, paxosConfig, routeInbound } from "@geolock/paxos";
 import type { Ballot, GlobalKey, LockAnswer, LockCommand, PaxosConfig, PaxosMessage, ProposalId, RegionId, ReplicaApplyResult, ReplicaCommand } from "@geolock/paxos";
@@ -208,7 +209,7 @@ export class GlobalSim implements NodeEnv, NodeObserver {
   readonly broken: GlobalSimOptions["broken"];
   readonly counters = {
     proposers: 0, crashes: 0, restarts: 0, lostWrites: 0, regionPartitions: 0, nodeIsolations: 0, wanSent: 0, wanDropped: 0,
-    repliesSent: 0, logDropped: 0, expiresProposed: 0, /** expire commands that freed a key, counted per region (on its leader) that applied them */ expired: 0, snapshotsTaken: 0, snapshotsRestored: 0, applied: 0,
+    repliesSent: 0, logDropped: 0, installKeyApplied: 0, expiresProposed: 0, /** expire commands that freed a key, counted per region (on its leader) that applied them */ expired: 0, snapshotsTaken: 0, snapshotsRestored: 0, applied: 0,
   };
   private readonly clock = new VirtualClock();
   private readonly queue = new EventQueue<SimEvent>(200_000);
@@ -474,6 +475,7 @@ export class GlobalSim implements NodeEnv, NodeObserver {
 
   private onApplied(id: NodeId, command: ReplicaCommand, result: ReplicaApplyResult, index: number): void {
     this.counters.applied++;
+    if (command.type === "installKey") this.counters.installKeyApplied++;
     const r = regionOfNode(id);
     const region = REGIONS[r] as RegionId;
     const where = `${region}/n${id}`;
