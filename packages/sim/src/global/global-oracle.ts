@@ -7,6 +7,7 @@
 // - per region, the replicated state after log index i is the same on every replica
 //   (across restarts and snapshot installs), and its promised ballots never decrease
 //   along the log; per node, promises never decrease between applies of one lifetime;
+// - per region, no two proposers ever share an epoch (Raft term);
 // - per region, the promise/accepted replies it sends never go below one it sent before
 //   (what the other regions rely on);
 // - every replica of every region applies the same answers per (key, instance) and has
@@ -36,6 +37,7 @@ export class GlobalOracle {
   private readonly stateAt = new Map<string, number>();
   private readonly promisesAt = new Map<string, readonly Ballot[]>();
   private readonly repliedMax = new Map<string, Ballot>();
+  private readonly epochs = new Set<string>();
   private readonly answers = new Map<string, string>();
   private readonly keyStates = new Map<string, string>();
   private readonly tokenHolder = new Map<string, string>();
@@ -110,6 +112,13 @@ export class GlobalOracle {
         this.fail(`${what}: promise of key #${i} went down from ${formatBallot(b)} to ${formatBallot(a)}`);
       }
     }
+  }
+
+  /** A node of `region` starts a proposer with this epoch: never twice per (region, epoch), ballots rest on it. */
+  proposerStarted(region: RegionId, epoch: number): void {
+    const id = `${region}@${epoch}`;
+    if (this.epochs.has(id)) this.fail(`${region} starts a second proposer with epoch ${epoch}`);
+    this.epochs.add(id);
   }
 
   /** A region sends a promise or accepted reply for `ballot`. */

@@ -119,6 +119,7 @@ class NodeDriver {
       promised: (k: GlobalKey) => this.replica().promised(k),
       keysAfter: (after: string, limit: number) => this.replica().keysAfter(after, limit),
     };
+    this.sim.oracle.proposerStarted(this.region, status.term);
     this.proposer = new Proposer({ ...DEFAULT_PROPOSER_TIMING, paxos: this.sim.paxos, region: this.region, epoch: asEpoch(status.term), rng: this.sim.forkRng(), view });
     this.leases = new LeaseClock(this.region, REGIONS, DEFAULT_LEASE_CLOCK);
     this.leases.reset(this.replica().holders(), this.sim.nowMs());
