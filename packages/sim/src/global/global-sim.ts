@@ -549,10 +549,10 @@ export class GlobalSim implements NodeEnv, NodeObserver {
 
   readyTaken(_node: SimNode, _ready: Ready): void {}
   beforeDurable(_node: SimNode, _write: DiskWrite, _before: HardState): void {}
-  applied(_node: SimNode, entry: Entry): void {
+  applied(node: SimNode, entry: Entry): void {
     // Non-command entries (no-ops, conf changes) keep the state: record it at their index too.
     if (entry.kind === "normal" && entry.data.length > 0) return;
-    this.checkReplicaAt(_node, entry.index);
+    this.checkReplicaAt(node, entry.index);
   }
   snapshotRestored(node: SimNode, metadata: SnapshotMetadata, _data: Uint8Array): void {
     this.counters.snapshotsRestored++;
