@@ -170,21 +170,33 @@ export class RequestRouter {
 
   private async forward(request: ClientRequest, region: string): Promise<ClientResponse> {
     let target = region === this.options.region ? this.service.leaderHint() : this.leaderGuess.get(region);
+    const tried = new Set<PeerId>();
     for (let hop = 0; hop < this.options.forwardHopsMax; hop++) {
       if (target === undefined || target === this.options.self) {
         throw new RequestError("NOT_LEADER", `no known leader for region ${region}`);
       }
+      tried.add(target);
       const response = await this.sendForward(target, request);
       if (response.ok || response.error.code !== "NOT_LEADER") {
         if (region !== this.options.region) this.leaderGuess.set(region, target);
         return response;
       }
+      // Follow the hint; without a new one (the guess is down or knows no leader), try
+      // another node of that region, as a client would: a dead guess must not strand it.
       const hint = response.error.leader;
-      if (hint === undefined || hint === target || !isPeerId(hint)) return response;
-      target = hint;
-      if (region !== this.options.region) this.leaderGuess.set(region, hint);
+      const next = hint !== undefined && isPeerId(hint) && !tried.has(hint) ? hint : this.untriedNode(region, tried);
+      if (next === undefined) return response;
+      target = next;
+      if (region !== this.options.region) this.leaderGuess.set(region, next);
     }
     throw new RequestError("NOT_LEADER", `region ${region}: no leader found within ${this.options.forwardHopsMax} hops`);
+  }
+
+  /** A node of another region not yet tried for this request (own region: none, Raft knows its leader). */
+  private untriedNode(region: string, tried: ReadonlySet<PeerId>): PeerId | undefined {
+    if (region === this.options.region) return undefined;
+    const spec = this.options.topology.regions.find((r) => r.name === region);
+    return spec?.nodes.map((n) => peerName(region, n.id)).find((name) => !tried.has(name));
   }
 
   private sendForward(target: PeerId, request: ClientRequest): Promise<ClientResponse> {
