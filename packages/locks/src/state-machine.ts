@@ -213,6 +213,11 @@ export class LockStateMachine {
     };
   }
 
+  /** Open sessions, in O(1): the leader asks it before every periodic tick. */
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
   stats(): LockStats {
     let holders = 0;
     let waiters = 0;

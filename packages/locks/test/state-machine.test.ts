@@ -16,6 +16,19 @@ describe("sessions", () => {
     expect(d.machine.sessionInfo(id)).toMatchObject({ sessionId: 2, clientId: "c1", ttlMs: 10_000, remainingMs: 10_000 });
   });
 
+  it("counts open sessions as they open, close and expire", () => {
+    const d = new Driver();
+    expect(d.machine.sessionCount()).toBe(0);
+    const a = d.open("c1", 1_000);
+    d.open("c2", 10_000);
+    expect(d.machine.sessionCount()).toBe(2);
+    d.client("c1", { type: "closeSession", sessionId: a });
+    expect(d.machine.sessionCount()).toBe(1);
+    d.tick(20_000);
+    expect(d.machine.sessionCount()).toBe(0);
+    expect(d.machine.stats().sessions).toBe(0);
+  });
+
   it("refuses a TTL outside the configured bounds and changes nothing", () => {
     const d = new Driver();
     const before = d.machine.snapshot();

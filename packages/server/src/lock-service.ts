@@ -189,6 +189,9 @@ export class LockService {
 
   private proposeTick(): void {
     if (this.role !== "leader" || this.node === undefined) return;
+    // Only sessions expire (waits and idle dedup records belong to them or wait for the
+    // next command): an idle region writes nothing.
+    if (this.machine.sessionCount() === 0) return;
     const result = this.node.propose(encodeLockEntry({ type: "tick", nowMs: this.clock.nowMs() }));
     if (!result.ok) this.logger.debug({ reason: result.reason }, "tick not proposed");
   }
