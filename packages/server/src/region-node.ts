@@ -53,6 +53,9 @@ export interface RegionNodeOptions {
 
 export const RAFT_CHANNEL = "raft";
 
+const TEXT_ENCODER = new TextEncoder();
+const TEXT_DECODER = new TextDecoder();
+
 /** How long a linearizable read may wait for its ReadIndex before it is abandoned. */
 const READ_INDEX_TIMEOUT_MS = 5_000;
 
@@ -161,7 +164,7 @@ export class RegionNode {
    */
   linearizableRead(): Promise<void> {
     const key = String(++this.readSeq);
-    const context = new TextEncoder().encode(key);
+    const context = TEXT_ENCODER.encode(key);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingReads.delete(key);
@@ -261,7 +264,7 @@ export class RegionNode {
 
   private confirmReads(readStates: readonly ReadState[]): void {
     for (const state of readStates) {
-      const key = new TextDecoder().decode(state.context);
+      const key = TEXT_DECODER.decode(state.context);
       const read = this.pendingReads.get(key);
       if (read === undefined) continue;
       this.pendingReads.delete(key);
