@@ -227,7 +227,10 @@ class LoadRun {
   }
 
   private result(): LoadResult {
-    const elapsedMs = Math.max(this.windowEnd - this.warmupEnd, Number.MIN_VALUE);
+    // A window that ran to its deadline lasted exactly measureMs; (start + measureMs) - start
+    // need not equal measureMs in floating point.
+    const windowMs = this.windowEnd === this.measureEnd ? this.o.measureMs : this.windowEnd - this.warmupEnd;
+    const elapsedMs = Math.max(windowMs, Number.MIN_VALUE);
     return {
       concurrency: this.o.concurrency,
       ops: this.measuredOps,
