@@ -56,6 +56,9 @@ export interface ConnectOptions {
   readonly retry?: Partial<RetryLimits>;
 }
 
+/** What a fork may set for itself; endpoints and connection limits are the shared connection's. */
+export type ForkOptions = Pick<ConnectOptions, "ttlMs" | "requestTimeoutMs" | "closeTimeoutMs" | "quorumTimeoutMs" | "owner" | "logger" | "retry">;
+
 export interface ClientDependencies {
   readonly clock?: Clock;
 }
@@ -97,6 +100,8 @@ export class GeolockClient {
   private readonly globals: GlobalLocks;
   private readonly logger: ClientLogger;
   private readonly settings: Settings;
+  private readonly retryLimits: RetryLimits;
+  private readonly stopPushes: () => void;
   private readonly sessions = new Map<string, RegionSession>();
   private readonly opening = new Map<string, Promise<RegionSession>>();
   /** Names this client holds or is acquiring: geolock locks are not reentrant. */
@@ -104,15 +109,22 @@ export class GeolockClient {
   private readonly background = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
 
-  private constructor(options: ConnectOptions, deps: ClientDependencies) {
+  private constructor(options: ConnectOptions, deps: ClientDependencies, shared?: EndpointPool) {
     this.settings = resolveSettings(options);
     this.clientId = options.clientId ?? `gl-${randomBytes(12).toString("base64url")}`;
     this.clock = deps.clock ?? conservativeClock();
     this.logger = options.logger ?? SILENT_LOGGER;
-    const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connection };
-    const endpoints: EndpointSpec[] = options.endpoints === undefined ? localEndpoints() : options.endpoints.map((url) => ({ url: checkUrl(url) }));
-    this.pool = new EndpointPool({ endpoints, region: options.region }, limits, { logger: this.logger, onPush: (push) => this.onSessionExpiredPush(push.region, push.sessionId) });
-    this.caller = new Caller(this.clientId, this.pool, this.clock, { ...DEFAULT_RETRY_LIMITS, ...options.retry }, this.logger, options.firstSeq ?? 1);
+    this.retryLimits = { ...DEFAULT_RETRY_LIMITS, ...options.retry };
+    if (shared === undefined) {
+      const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connection };
+      const endpoints: EndpointSpec[] = options.endpoints === undefined ? localEndpoints() : options.endpoints.map((url) => ({ url: checkUrl(url) }));
+      this.pool = new EndpointPool({ endpoints, region: options.region }, limits, { logger: this.logger });
+    } else {
+      shared.retain();
+      this.pool = shared;
+    }
+    this.stopPushes = this.pool.onPush((push) => this.onSessionExpiredPush(push.region, push.sessionId));
+    this.caller = new Caller(this.clientId, this.pool, this.clock, this.retryLimits, this.logger, options.firstSeq ?? 1);
     this.globals = new GlobalLocks(this.clientId, this.caller, this.clock, this.settings, this.logger, (name) => this.active.delete(name));
   }
 
@@ -126,6 +138,20 @@ export class GeolockClient {
       throw error;
     }
     return client;
+  }
+
+  /**
+   * Another client over this client's connection: its own client id, sessions and locks (so
+   * its own lease, queue place and fencing tokens), one socket and one frame per turn for
+   * all of them, the way etcd's sessions share one client. Settings not given are this
+   * client's. Closing a fork closes its sessions; the socket closes with the last client
+   * that shares it. A node routes sessionExpired pushes for up to 1,024 client ids per
+   * connection; beyond that, forks learn of a server-side expiry from their keep-alive.
+   */
+  fork(options: ForkOptions = {}): GeolockClient {
+    this.throwIfClosed();
+    const inherited: ConnectOptions = { ...this.settings, logger: this.logger, retry: this.retryLimits };
+    return new GeolockClient({ ...inherited, ...options }, { clock: this.clock }, this.pool);
   }
 
   /** The home region (known once a node was reached). */
@@ -220,7 +246,8 @@ export class GeolockClient {
     const deadlineMs = this.clock.now() + this.settings.closeTimeoutMs;
     await Promise.allSettled([...sessions.map((s) => this.closeRemotely(s, deadlineMs)), this.globals.close(), ...this.background]);
     this.caller.close();
-    this.pool.close();
+    this.stopPushes();
+    this.pool.release();
   }
 
   private acquireRequest(name: string, options: AcquireOptions): AcquireRequest {

@@ -47,7 +47,6 @@ export interface PoolOptions {
 
 export interface PoolDependencies {
   readonly logger: ClientLogger;
-  readonly onPush: (push: ClientPush) => void;
 }
 
 export class EndpointPool {
@@ -59,6 +58,10 @@ export class EndpointPool {
   private homeRegion: string | undefined;
   private lastView: ClusterView | undefined;
   private closed = false;
+  /** Clients sharing this pool (GeolockClient.fork): the connection closes with the last one. */
+  private users = 1;
+  /** Every sharing client hears every push and keeps those about its own sessions. */
+  private readonly pushListeners = new Set<(push: ClientPush) => void>();
 
   constructor(
     options: PoolOptions,
@@ -109,10 +112,29 @@ export class EndpointPool {
     connection.close(reason);
   }
 
-  close(): void {
+  onPush(listener: (push: ClientPush) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  /** One more client shares the connections; each user calls release() once. */
+  retain(): void {
+    if (this.closed) throw new Error("endpoint pool retained after it was closed");
+    this.users += 1;
+  }
+
+  /** A sharing client is done; the last one closes the connection. */
+  release(): void {
+    if (this.closed) return;
+    this.users -= 1;
+    if (this.users > 0) return;
     this.closed = true;
     this.current?.close("client closed");
     this.current = undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Home region first (in the order given), then the others; a preferred node before all. */
@@ -145,7 +167,7 @@ export class EndpointPool {
   private async tryNode(url: string): Promise<Connection | undefined> {
     let connection: Connection;
     try {
-      connection = await Connection.open(url, this.limits, { onPush: this.deps.onPush, onClose: (c, reason) => this.onClose(c, reason) }, this.deps.logger);
+      connection = await Connection.open(url, this.limits, { onPush: (push) => this.deliverPush(push), onClose: (c, reason) => this.onClose(c, reason) }, this.deps.logger);
     } catch (error) {
       this.deps.logger.debug("cannot connect", { url, error: error instanceof Error ? error.message : String(error) });
       return undefined;
@@ -179,6 +201,10 @@ export class EndpointPool {
     } else if (this.nodes.length < KNOWN_NODES_MAX) {
       this.nodes.push({ url, name, region });
     }
+  }
+
+  private deliverPush(push: ClientPush): void {
+    for (const listener of this.pushListeners) listener(push);
   }
 
   private onClose(connection: Connection, reason: string): void {

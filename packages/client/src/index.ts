@@ -1,6 +1,6 @@
 // @geolock/client: the TypeScript client library of geolock. See README.md.
 
-export { GeolockClient, type AcquireOptions, type ClientDependencies, type ConnectOptions } from "./client.js";
+export { GeolockClient, type AcquireOptions, type ClientDependencies, type ConnectOptions, type ForkOptions } from "./client.js";
 export { LockHandle, type HandleState } from "./lock-handle.js";
 export { GeolockError, isGeolockError, LOCAL_ERROR_CODES, type GeolockErrorCode, type GeolockErrorDetails, type HolderInfo, type LocalErrorCode } from "./errors.js";
 export { FencedResource, type FenceResult, type FencedResourceOptions } from "./fenced-resource.js";

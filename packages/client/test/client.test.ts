@@ -299,6 +299,68 @@ describe("acquire outcomes", () => {
   });
 });
 
+describe("forks sharing one connection", () => {
+  it("gives each fork its own client id and session over one socket, with requests of one turn in shared frames", async () => {
+    const [a] = await region(1);
+    const root = await connect();
+    const forks = Array.from({ length: 8 }, () => root.fork());
+    clients.push(...forks);
+    const before = (a as FakeNode).frames.length;
+    const handles = await Promise.all(forks.map((f, i) => f.acquire(`us-east:fork${i}`)));
+    expect(new Set(forks.map((f) => f.clientId)).size).toBe(8);
+    expect(new Set(handles.map((h) => h.sessionId)).size).toBe(8);
+    expect((a as FakeNode).connections).toBe(1);
+    // 8 openSession requests, then 8 acquires: far fewer frames than requests.
+    expect((a as FakeNode).frames.slice(before).length).toBeLessThanOrEqual(4);
+    await Promise.all(handles.map((h) => h.release()));
+  });
+
+  it("lets forks contend for one lock: a fork waits in the queue like any other client", async () => {
+    await region(1);
+    const root = await connect();
+    const [first, second] = [root.fork(), root.fork()];
+    clients.push(first, second);
+    const held = await first.acquire("us-east:shared-queue");
+    const waiting = second.acquire("us-east:shared-queue", { waitMs: 10_000 });
+    await vi.waitFor(() => expect(state.waiters.get("us-east:shared-queue")?.length).toBe(1), { timeout: 5_000, interval: 20 });
+    await held.release();
+    const granted = await waiting;
+    expect(granted.token).toBeGreaterThan(held.token);
+  });
+
+  it("delivers a sessionExpired push to the fork whose session it names, and to no other", async () => {
+    const [a] = await region(1);
+    const root = await connect();
+    const [victim, bystander] = [root.fork(), root.fork()];
+    clients.push(victim, bystander);
+    const lostHandle = await victim.acquire("us-east:push-victim");
+    const keptHandle = await bystander.acquire("us-east:push-bystander");
+    const lost = state.endSession(lostHandle.sessionId);
+    (a as FakeNode).push({ push: "sessionExpired", region: "us-east", sessionId: lostHandle.sessionId, lost });
+    await vi.waitFor(() => expect(lostHandle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(keptHandle.lost.aborted).toBe(false);
+    await keptHandle.release();
+  });
+
+  it("keeps the socket open until the last client sharing it is closed, whatever the order", async () => {
+    const [a] = await region(1);
+    const root = await connect();
+    const fork = root.fork({ owner: "forked" });
+    clients.push(fork);
+    await root.close();
+    await expect(root.acquire("us-east:after-root")).rejects.toMatchObject({ code: "CLOSED" });
+    expect(() => root.fork()).toThrow(/closed/);
+    const handle = await fork.acquire("us-east:after-root");
+    expect(state.holders.get("us-east:after-root")?.owner).toBe("forked");
+    expect((a as FakeNode).connections).toBe(1);
+    await handle.release();
+    await fork.close();
+    // The root never opened a session; the fork closed its own over the shared socket.
+    expect(sent(a as FakeNode, "closeSession")).toHaveLength(1);
+    await vi.waitFor(() => expect((a as FakeNode).connections).toBe(0), { timeout: 5_000, interval: 20 });
+  });
+});
+
 describe("close", () => {
   it("closes its sessions, fires lost with CLOSED, and refuses later calls", async () => {
     const [a] = await region(1);

@@ -17,6 +17,8 @@ export interface ClientEndpointLimits {
   /** Requests a connection may have unanswered at once; more are refused with OVERLOADED. */
   readonly inFlightPerConnectionMax: number;
   readonly connectionsMax: number;
+  /** Client ids a connection is remembered for, to route sessionExpired pushes (clients sharing one connection). */
+  readonly clientIdsPerConnectionMax: number;
   /** A connection that answers no ping for this long is dropped. */
   readonly idleTimeoutMs: number;
 }
@@ -26,6 +28,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientEndpointLimits = {
   requestsPerFrameMax: 1024,
   inFlightPerConnectionMax: 4096,
   connectionsMax: 10_000,
+  clientIdsPerConnectionMax: 1_024,
   idleTimeoutMs: 10_000,
 };
 
@@ -135,7 +138,7 @@ export class ClientEndpoint {
   }
 
   private remember(connection: Connection, clientId: string): void {
-    if (connection.clientIds.has(clientId) || connection.clientIds.size >= 16) return;
+    if (connection.clientIds.has(clientId) || connection.clientIds.size >= this.limits.clientIdsPerConnectionMax) return;
     connection.clientIds.add(clientId);
     let set = this.byClientId.get(clientId);
     if (set === undefined) this.byClientId.set(clientId, (set = new Set()));

@@ -1,0 +1,72 @@
+// The client endpoint routes a sessionExpired push to every connection that carried requests
+// of that client id. Clients that share one connection (GeolockClient.fork) are many ids on
+// one socket: each must still hear of its own session's expiry.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { decodePlain, encodeValue, type ClientRequest, type ClientResponse } from "@geolock/transport";
+import pino from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import { ClientEndpoint, DEFAULT_CLIENT_LIMITS } from "../src/client-endpoint.js";
+import type { RequestRouter } from "../src/request-router.js";
+
+/** Answers every request at once with ok. */
+const answeringRouter = {
+  handle: (request: ClientRequest): Promise<ClientResponse> => Promise.resolve({ id: request.id, ok: true, result: { type: "keptAlive" } }),
+} as unknown as RequestRouter;
+
+let server: Server | undefined;
+let endpoint: ClientEndpoint | undefined;
+let socket: WebSocket | undefined;
+
+afterEach(async () => {
+  socket?.terminate();
+  endpoint?.close();
+  await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+  server = endpoint = socket = undefined;
+});
+
+async function connectedEndpoint(): Promise<{ endpoint: ClientEndpoint; socket: WebSocket; frames: unknown[][] }> {
+  const ep = new ClientEndpoint(answeringRouter, pino({ level: "silent" }));
+  const http = createServer();
+  http.on("upgrade", (req, sock, head: Buffer) => ep.handleUpgrade(req, sock, head));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+  const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/client`);
+  const frames: unknown[][] = [];
+  ws.on("message", (data: Buffer) => {
+    const decoded = decodePlain(data, 8);
+    if (decoded.ok && Array.isArray(decoded.value)) frames.push(decoded.value);
+  });
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  server = http;
+  endpoint = ep;
+  socket = ws;
+  return { endpoint: ep, socket: ws, frames };
+}
+
+describe("client endpoint pushes", () => {
+  it("routes a push to the connection of each of many client ids sharing it, and answers a turn's requests in one frame", async () => {
+    const { endpoint: ep, socket: ws, frames } = await connectedEndpoint();
+    const ids = Array.from({ length: 100 }, (_, i) => `fork-${i}`);
+    const requests = ids.map((clientId, i) => ({ id: i + 1, op: "keepAlive", region: "us-east", sessionId: i + 1, clientId, seq: 1 }));
+    ws.send(encodeValue(requests));
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(100), { timeout: 5_000, interval: 10 });
+    expect(frames).toHaveLength(1);
+    ep.push("fork-99", { push: "sessionExpired", region: "us-east", sessionId: 100, lost: [] });
+    ep.push("never-seen", { push: "sessionExpired", region: "us-east", sessionId: 7, lost: [] });
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(101), { timeout: 5_000, interval: 10 });
+    expect(frames.flat()[100]).toMatchObject({ push: "sessionExpired", sessionId: 100 });
+  });
+
+  it("remembers at most clientIdsPerConnectionMax ids per connection", async () => {
+    const { endpoint: ep, socket: ws, frames } = await connectedEndpoint();
+    const max = DEFAULT_CLIENT_LIMITS.clientIdsPerConnectionMax;
+    const requests = Array.from({ length: max + 1 }, (_, i) => ({ id: i + 1, op: "keepAlive", region: "us-east", sessionId: i + 1, clientId: `c-${i}`, seq: 1 }));
+    for (let from = 0; from < requests.length; from += 512) ws.send(encodeValue(requests.slice(from, from + 512)));
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(max + 1), { timeout: 5_000, interval: 10 });
+    ep.push(`c-${max}`, { push: "sessionExpired", region: "us-east", sessionId: max + 1, lost: [] });
+    ep.push(`c-${max - 1}`, { push: "sessionExpired", region: "us-east", sessionId: max, lost: [] });
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(max + 2), { timeout: 5_000, interval: 10 });
+    expect(frames.flat()[max + 1]).toMatchObject({ sessionId: max });
+  });
+});
