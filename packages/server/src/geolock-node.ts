@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { asRegionId, paxosConfig } from "@geolock/paxos";
 import { asNodeId, type NodeId } from "@geolock/raft";
 import { DurableLog, IdentityMismatchError } from "@geolock/storage";
-import { WsTransport } from "@geolock/transport";
+import { WsTransport, type LinkCounters } from "@geolock/transport";
 import type { Logger } from "pino";
 import { EXIT, NodeStartError, type NodeOptions } from "./args.js";
 import { ClientEndpoint } from "./client-endpoint.js";
@@ -46,7 +46,7 @@ export class GeolockNode {
   private constructor(
     readonly options: NodeOptions,
     private readonly log: DurableLog,
-    transport: WsTransport,
+    private readonly transport: WsTransport,
     private readonly peerTransport: PeerTransportLike,
     readonly raft: RegionNode,
     private readonly service: LockService,
@@ -254,6 +254,12 @@ export class GeolockNode {
     m.gauge("geolock_global_waiting", "Global requests waiting for their command to be chosen", () => [[labels, this.global.stats().waiting]]);
     m.counterOf("geolock_global_phase1_total", "Paxos phase 1 attempts by this leader's proposer", () => [[labels, this.global.stats().proposer?.phase1Started ?? 0]]);
     m.counterOf("geolock_global_decided_total", "Paxos instances decided by this leader's proposer", () => [[labels, this.global.stats().proposer?.instancesDecided ?? 0]]);
+    const perPeer = (read: (counters: LinkCounters) => number) => (): Array<readonly [Record<string, string>, number]> =>
+      [...this.transport.stats().peers].map(([peer, stats]) => [{ ...labels, peer }, read(stats.counters)] as const);
+    m.counterOf("geolock_peer_frames_sent_total", "Data frames written to a peer (messages of one turn share a frame)", perPeer((c) => c.framesSent));
+    m.counterOf("geolock_peer_messages_sent_total", "Messages written to a peer", perPeer((c) => c.messagesSent));
+    m.counterOf("geolock_peer_frames_received_total", "Data frames accepted from a peer", perPeer((c) => c.framesReceived));
+    m.counterOf("geolock_peer_messages_received_total", "Messages accepted from a peer", perPeer((c) => c.messagesReceived));
     m.gauge("geolock_client_connections", "Open client connections", () => [[labels, this.clients.connectionCount()]]);
     m.counterOf("geolock_client_requests_total", "Client requests received", () => [[labels, this.clients.counters.requests]]);
     m.counterOf("geolock_client_errors_total", "Client requests answered with an error", () => [[labels, this.clients.counters.errors]]);
