@@ -13,6 +13,9 @@
 //
 // Clients connect to the region's leader ("leader") or round-robin to all three nodes
 // ("spread", where followers forward to the leader): both placements are reported for c=64.
+// Every worker is its own client with its own session, and the workers share one connection
+// per node (GeolockClient.fork), as the etcd suite's workers share one gRPC channel per
+// endpoint; c=64 with a connection per worker is reported too.
 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,30 +32,50 @@ const FAILOVER_CLIENTS = 16;
 const SESSION_TTL_MS = 60_000;
 
 type Placement = "leader" | "spread";
+/**
+ * "shared": every worker is its own client (client id, session, lease) and the workers share
+ * one connection per node (GeolockClient.fork), as etcd's workers share one gRPC channel per
+ * endpoint. "own": a connection per worker, reported beside it for c=64.
+ */
+type Connections = "shared" | "own";
+
+interface Workers {
+  readonly clients: readonly GeolockClient[];
+  close(): Promise<void>;
+}
 
 /** One client per worker, as etcd's baseline gives each worker its own lease. */
-async function connectWorkers(cluster: GeolockCluster, count: number, placement: Placement): Promise<GeolockClient[]> {
+async function connectWorkers(cluster: GeolockCluster, count: number, placement: Placement, connections: Connections = "shared"): Promise<Workers> {
   const leader = await cluster.leader(REGION);
   const members = cluster.nodes.filter((n) => n.region === REGION);
   const ordered = (w: number): GeolockNodeInfo[] =>
     placement === "leader" ? [leader, ...members.filter((n) => n !== leader)] : members.map((_, i) => members[(w + i) % members.length] as GeolockNodeInfo);
-  return Promise.all(
-    Array.from({ length: count }, (_, w) =>
-      GeolockClient.connect({ endpoints: ordered(w).map((n) => n.url), region: REGION, ttlMs: SESSION_TTL_MS, owner: `bench-${w}` }),
-    ),
-  );
+  const connect = (w: number): Promise<GeolockClient> =>
+    GeolockClient.connect({ endpoints: ordered(w).map((n) => n.url), region: REGION, ttlMs: SESSION_TTL_MS, owner: `bench-${w}` });
+  if (connections === "own") {
+    const clients = await Promise.all(Array.from({ length: count }, (_, w) => connect(w)));
+    return { clients, close: () => closeAll(clients) };
+  }
+  const roots = await Promise.all(Array.from({ length: placement === "leader" ? 1 : members.length }, (_, r) => connect(r)));
+  const clients = Array.from({ length: count }, (_, w) => (roots[w % roots.length] as GeolockClient).fork({ owner: `bench-${w}` }));
+  return { clients, close: () => closeAll(clients).then(() => closeAll(roots)) };
 }
 
 async function closeAll(clients: readonly GeolockClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c.close()));
 }
 
-async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement): Promise<ScenarioResult> {
-  const clients = await connectWorkers(cluster, c, placement);
+function label(placement: Placement, connections: Connections): string {
+  return connections === "shared" ? placement : `${placement}, connection per client`;
+}
+
+async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement, connections: Connections = "shared"): Promise<ScenarioResult> {
+  const workers = await connectWorkers(cluster, c, placement, connections);
+  const clients = workers.clients;
   const held: (LockHandle | undefined)[] = new Array<LockHandle | undefined>(c).fill(undefined);
   try {
     const result = await measureScenario(options, {
-      scenario: `geolock region write (${placement})`,
+      scenario: `geolock region write (${label(placement, connections)})`,
       system: SYSTEM,
       concurrency: c,
       op: async (w) => {
@@ -67,15 +90,16 @@ async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: nu
     await Promise.all(held.map((h) => h?.release()));
     return result;
   } finally {
-    await closeAll(clients);
+    await workers.close();
   }
 }
 
-async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement): Promise<ScenarioResult> {
-  const clients = await connectWorkers(cluster, c, placement);
+async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement, connections: Connections = "shared"): Promise<ScenarioResult> {
+  const workers = await connectWorkers(cluster, c, placement, connections);
+  const clients = workers.clients;
   try {
     return await measureScenario(options, {
-      scenario: `geolock lock cycle (${placement})`,
+      scenario: `geolock lock cycle (${label(placement, connections)})`,
       system: SYSTEM,
       concurrency: c,
       op: async (w) => {
@@ -84,7 +108,7 @@ async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: numb
       },
     });
   } finally {
-    await closeAll(clients);
+    await workers.close();
   }
 }
 
@@ -97,7 +121,8 @@ function contendedExtra(runs: readonly LoadResult[]): Record<string, number | st
 }
 
 async function contended(cluster: GeolockCluster, options: BenchOptions): Promise<ScenarioResult> {
-  const clients = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader");
+  const workers = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader");
+  const clients = workers.clients;
   const name = `${REGION}:contended`;
   // Mutual exclusion on the side, as in the etcd suite: a grant to a second worker while one
   // holds (for one event-loop turn) fails the run.
@@ -125,7 +150,7 @@ async function contended(cluster: GeolockCluster, options: BenchOptions): Promis
       },
     });
   } finally {
-    await closeAll(clients);
+    await workers.close();
   }
 }
 
@@ -134,7 +159,8 @@ async function contended(cluster: GeolockCluster, options: BenchOptions): Promis
  * stretch in which no operation completed, and how long until the region had a new leader.
  */
 async function failover(cluster: GeolockCluster, options: BenchOptions): Promise<ScenarioResult> {
-  const clients = await connectWorkers(cluster, FAILOVER_CLIENTS, "spread");
+  const pool = await connectWorkers(cluster, FAILOVER_CLIENTS, "spread");
+  const clients = pool.clients;
   const completions: number[] = [];
   let errors = 0;
   let running = true;
@@ -183,7 +209,7 @@ async function failover(cluster: GeolockCluster, options: BenchOptions): Promise
   } finally {
     running = false;
     await Promise.all(workers);
-    await closeAll(clients);
+    await pool.close();
   }
 }
 
@@ -196,8 +222,10 @@ export const suite: BenchSuite = {
     try {
       for (const c of BASELINE_CONCURRENCIES) results.push(await regionWrite(cluster, options, c, "leader"));
       results.push(await regionWrite(cluster, options, 64, "spread"));
+      results.push(await regionWrite(cluster, options, 64, "leader", "own"));
       for (const c of BASELINE_CONCURRENCIES) results.push(await lockCycle(cluster, options, c, "leader"));
       results.push(await lockCycle(cluster, options, 64, "spread"));
+      results.push(await lockCycle(cluster, options, 64, "leader", "own"));
       results.push(await contended(cluster, options));
       results.push(await failover(cluster, options));
       return results;
