@@ -201,6 +201,8 @@ export class RegionNode {
         const durableNow = ready.snapshot === undefined ? this.durablePrefix(ready.committedEntries) : 0;
         // The leader's appends go out now, so followers fsync while this node does.
         for (const message of ready.messages) if (mayLeaveBeforePersist(message)) this.send(message);
+        // Written before the disk batch is built and before the apply, not after them.
+        this.transport.flush?.();
         this.apply(ready.committedEntries.slice(0, durableNow));
         if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.mustSync) {
           await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
@@ -209,6 +211,8 @@ export class RegionNode {
         }
         if (this.stopped) return;
         for (const message of ready.messages) if (!mayLeaveBeforePersist(message)) this.send(message);
+        // A follower's acknowledgement leaves before it applies what this Ready committed.
+        this.transport.flush?.();
         if (ready.snapshot !== undefined) {
           this.app.restore(ready.snapshot.data);
           this.applied = ready.snapshot.metadata.index;

@@ -100,6 +100,10 @@ export class WanTransport implements PeerTransport {
     return "queued";
   }
 
+  flush(): void {
+    this.inner.flush?.();
+  }
+
   isConnected(peer: PeerId): boolean {
     return this.inner.isConnected(peer);
   }

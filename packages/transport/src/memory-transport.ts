@@ -177,10 +177,10 @@ export class MemoryTransport implements PeerTransport {
   wake(peer: PeerId): void {
     const link = this.links.get(peer);
     if (this.closed || link === undefined || link.flushHandle !== undefined || link.queue.messages === 0) return;
-    link.flushHandle = setImmediate(() => this.flush(peer, link));
+    link.flushHandle = setImmediate(() => this.deliver(peer, link));
   }
 
-  private flush(peer: PeerId, link: MemoryLink): void {
+  private deliver(peer: PeerId, link: MemoryLink): void {
     link.flushHandle = undefined;
     // Bounded: every iteration removes at least one of at most maxQueuedMessages envelopes.
     // Reachability is re-read per frame: a handler may cut the link or close either side.

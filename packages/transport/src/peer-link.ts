@@ -200,6 +200,13 @@ export class PeerLink {
     }
   }
 
+  /** Writes what is queued now rather than at the end of the turn (WsTransport.flush). */
+  flushNow(): void {
+    if (this.flushHandle === undefined) return;
+    clearImmediate(this.flushHandle);
+    this.flush();
+  }
+
   /** Writes everything queued, as few frames as maxFrameBytes allows. Runs once per turn. */
   private flush(): void {
     this.flushHandle = undefined;

@@ -227,6 +227,12 @@ export interface PeerTransport {
    * Throws for programming errors (unknown peer, unregistered channel).
    */
   send(to: PeerId, channel: string, message: unknown): SendOutcome;
+  /**
+   * Writes what is queued now instead of at the end of this turn. For a caller about to run
+   * a long synchronous step (building a disk batch, applying a batch of entries) whose
+   * messages are on the critical path: the Raft driver's appends and acknowledgements.
+   */
+  flush?(): void;
   /** Whether an authenticated link to `peer` is up right now. */
   isConnected(peer: PeerId): boolean;
   stats(): TransportStats;

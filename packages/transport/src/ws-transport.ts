@@ -111,6 +111,10 @@ export class WsTransport implements PeerTransport {
     return link.send(channel, message);
   }
 
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
+  }
+
   isConnected(peer: PeerId): boolean {
     return this.links.get(peer)?.connected ?? false;
   }

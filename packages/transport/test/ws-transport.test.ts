@@ -118,6 +118,24 @@ describe("WsTransport between healthy nodes", () => {
     }
   });
 
+  it("writes what is queued at once on flush(), and what is sent after it in a frame of its own, in order", async () => {
+    const secret = newSecret();
+    const [a, b] = await startNodes(["us-east/1", "us-east/2"], () => secret);
+    await allConnected([a!, b!]);
+    const sentBefore = counters(a!, b!.id).framesSent;
+    a!.transport.send(b!.id, "raft", heartbeat(a!.id, b!.id, 1));
+    a!.transport.send(b!.id, "raft", heartbeat(a!.id, b!.id, 2));
+    a!.transport.flush();
+    // Written in this turn, not at its end.
+    expect(counters(a!, b!.id).framesSent - sentBefore).toBe(1);
+    a!.transport.flush();
+    expect(counters(a!, b!.id).framesSent - sentBefore).toBe(1);
+    a!.transport.send(b!.id, "raft", heartbeat(a!.id, b!.id, 3));
+    await waitFor("3 messages", () => b!.received.length === 3);
+    expect(b!.received.map((r) => (r.message as { commit: number }).commit)).toStrictEqual([1, 2, 3]);
+    expect(counters(a!, b!.id).framesSent - sentBefore).toBe(2);
+  });
+
   it("preserves the order of messages on a link across many turns", async () => {
     const secret = newSecret();
     const [a, b] = await startNodes(["us-east/1", "us-east/2"], () => secret);
