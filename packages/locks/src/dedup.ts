@@ -77,7 +77,8 @@ export class DedupTable {
     client.answers.set(seq, answer);
     // More than one answer is dropped only after a restore under a smaller limit.
     while (client.answers.size > this.limits.dedupSeqsPerClientMax) {
-      const lowest = Math.min(...client.answers.keys());
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const recorded of client.answers.keys()) if (recorded < lowest) lowest = recorded;
       client.answers.delete(lowest);
       client.floorSeq = lowest + 1;
     }
