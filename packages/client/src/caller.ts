@@ -123,6 +123,9 @@ export class Caller {
   }
 
   private async connect(policy: CallPolicy): Promise<Connection | undefined> {
+    // The common case needs no timer: the connection is up.
+    const open = this.pool.openConnection;
+    if (open !== undefined) return open;
     const waitMs = Math.max(0, policy.deadlineMs - this.clock.now());
     return raceTimeout(this.pool.connection(), waitMs, policy.signal);
   }

@@ -82,6 +82,11 @@ export class EndpointPool {
     return this.lastView;
   }
 
+  /** The open connection, if there is one now. */
+  get openConnection(): Connection | undefined {
+    return this.closed || this.current?.isOpen !== true ? undefined : this.current;
+  }
+
   /** The open connection, or the outcome of one round of attempts (every known node once). */
   connection(): Promise<Connection | undefined> {
     if (this.closed) return Promise.resolve(undefined);
