@@ -112,6 +112,12 @@ export interface LockStats {
 
 export type RestoreResult = { readonly ok: true; readonly machine: LockStateMachine } | { readonly ok: false; readonly error: string };
 
+const OPEN_SESSION_IN_BATCH = errorAnswer("INVALID_ARGUMENT", "openSession cannot share a log entry with other commands");
+
+function isOpenSession(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "openSession";
+}
+
 export class LockStateMachine {
   private readonly config: LockConfig;
   private readonly sessions = new Map<SessionId, Session>();
@@ -147,6 +153,22 @@ export class LockStateMachine {
    * error and changes nothing.
    */
   apply(position: LogPosition, raw: unknown): ApplyResult {
+    this.enterEntry(position);
+    return this.applyCommand(position, raw);
+  }
+
+  /**
+   * Applies the commands one committed entry carries together (the leader batches the
+   * commands of one turn into one entry), in order, as if each were its own entry at this
+   * position. An openSession in a batch is refused: a session's id is its entry's index,
+   * so it needs an entry of its own. Never throws for any command content.
+   */
+  applyBatch(position: LogPosition, raws: readonly unknown[]): ApplyResult[] {
+    this.enterEntry(position);
+    return raws.map((raw) => (isOpenSession(raw) ? { answer: OPEN_SESSION_IN_BATCH, events: [] } : this.applyCommand(position, raw)));
+  }
+
+  private enterEntry(position: LogPosition): void {
     invariant(
       Number.isSafeInteger(position.index) && position.index > this.appliedIndex,
       () => `apply: index ${position.index} after applied index ${this.appliedIndex}`,
@@ -156,6 +178,9 @@ export class LockStateMachine {
       () => `apply: term ${position.term} at index ${position.index} below applied term ${this.term}`,
     );
     this.appliedIndex = position.index;
+  }
+
+  private applyCommand(position: LogPosition, raw: unknown): ApplyResult {
     const parsed = validateCommand(raw, this.config);
     if (!parsed.ok) return { answer: parsed.error, events: [] };
     const command = parsed.command;

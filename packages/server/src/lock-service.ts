@@ -12,7 +12,7 @@ import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import { RequestError, type ClientPush } from "@geolock/transport";
-import { encodeLockEntry } from "./region-entry.js";
+import { encodeLockBatchEntry, encodeLockEntry } from "./region-entry.js";
 import type { RegionNode } from "./region-node.js";
 
 /** A client command before the leader stamps it with its clock. */
@@ -29,12 +29,24 @@ export interface LockServiceOptions {
   readonly peerNameOf: (node: NodeId) => string;
 }
 
-interface PendingProposal {
-  readonly term: Term;
+interface AnswerWaiter {
   readonly resolve: (answer: LockAnswer) => void;
   readonly reject: (error: RequestError) => void;
+}
+
+/** A proposed entry: the waiters of the commands it carries, in order. */
+interface PendingProposal {
+  readonly term: Term;
+  readonly waiters: readonly AnswerWaiter[];
   readonly timer: NodeJS.Timeout;
 }
+
+/**
+ * Commands proposed in one turn share one entry, up to this many: one Raft entry, one disk
+ * record and one replicated envelope instead of one each. openSession goes alone (its
+ * session id is its entry's index).
+ */
+const BATCH_COMMANDS_MAX = 128;
 
 interface ParkedWait {
   readonly resolve: (answer: LockAnswer) => void;
@@ -53,6 +65,9 @@ export class LockService {
   private leader: NodeId = NO_NODE;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly proposals = new Map<number, PendingProposal>();
+  /** Commands of this turn not yet proposed, and whether their flush is queued. */
+  private batch: { readonly command: LockCommand; readonly waiter: AnswerWaiter }[] = [];
+  private batchFlushQueued = false;
   /** Acquires answered "queued", keyed by session and name, until granted or timed out. */
   private readonly parked = new Map<string, ParkedWait[]>();
   private readonly pushListeners = new Set<(clientId: string, push: ClientPush) => void>();
@@ -104,9 +119,19 @@ export class LockService {
       { index: entry.index, term: entry.term },
       decoded.ok ? decoded.value : { undecodable: decoded.reason },
     );
-    this.settleProposal(entry, answer);
+    this.settleProposal(entry, [answer]);
     for (const event of events) this.dispatch(event);
     if (decoded.ok) this.endWaitsOf(decoded.value, answer);
+  }
+
+  /** Applies one committed entry that carries a batch of lock commands. */
+  applyBatch(entry: Entry, commands: readonly unknown[]): void {
+    const results = this.machine.applyBatch({ index: entry.index, term: entry.term }, commands);
+    this.settleProposal(entry, results.map((r) => r.answer));
+    results.forEach((result, i) => {
+      for (const event of result.events) this.dispatch(event);
+      this.endWaitsOf(commands[i], result.answer);
+    });
   }
 
   /** A wait withdrawn by release, or a session closed, ends the acquires parked on it. */
@@ -153,9 +178,10 @@ export class LockService {
     const error = new RequestError("UNAVAILABLE", "node is shutting down");
     for (const p of this.proposals.values()) {
       clearTimeout(p.timer);
-      p.reject(error);
+      for (const waiter of p.waiters) waiter.reject(error);
     }
     this.proposals.clear();
+    for (const { waiter } of this.batch.splice(0)) waiter.reject(error);
     for (const waits of this.parked.values()) {
       for (const w of waits) {
         clearTimeout(w.timer);
@@ -171,20 +197,52 @@ export class LockService {
   }
 
   private propose(command: LockCommand): Promise<LockAnswer> {
-    const node = this.requireNode();
-    const result = node.propose(encodeLockEntry(command));
-    if (!result.ok) {
-      if (result.reason === "overloaded") return Promise.reject(new RequestError("OVERLOADED", "too many uncommitted proposals"));
-      const hint = result.leader === NO_NODE ? undefined : this.options.peerNameOf(result.leader);
-      return Promise.reject(new RequestError("NOT_LEADER", `not the leader of ${this.options.region} (${result.reason})`, hint));
-    }
+    this.requireNode();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(result.index);
-        reject(new RequestError("TIMEOUT", `proposal at index ${result.index} not applied within ${this.options.proposalTimeoutMs} ms; it may still take effect`));
-      }, this.options.proposalTimeoutMs);
-      this.proposals.set(result.index, { term: result.term, resolve, reject, timer });
+      const waiter: AnswerWaiter = { resolve, reject };
+      if (command.type === "openSession") {
+        this.proposeEntry(encodeLockEntry(command), [waiter]);
+        return;
+      }
+      this.batch.push({ command, waiter });
+      if (this.batch.length >= BATCH_COMMANDS_MAX) this.flushBatch();
+      else if (!this.batchFlushQueued) {
+        this.batchFlushQueued = true;
+        // Requests of one client frame (or one forwarded frame) are proposed synchronously,
+        // so a microtask sees all of them, and runs before the Raft node's next Ready.
+        queueMicrotask(() => {
+          this.batchFlushQueued = false;
+          this.flushBatch();
+        });
+      }
     });
+  }
+
+  private flushBatch(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const data = batch.length === 1 ? encodeLockEntry((batch[0] as (typeof batch)[number]).command) : encodeLockBatchEntry(batch.map((b) => b.command));
+    this.proposeEntry(data, batch.map((b) => b.waiter));
+  }
+
+  private proposeEntry(data: Uint8Array, waiters: readonly AnswerWaiter[]): void {
+    const result = this.requireNode().propose(data);
+    if (!result.ok) {
+      const hint = result.leader === NO_NODE ? undefined : this.options.peerNameOf(result.leader);
+      const error =
+        result.reason === "overloaded"
+          ? new RequestError("OVERLOADED", "too many uncommitted proposals")
+          : new RequestError("NOT_LEADER", `not the leader of ${this.options.region} (${result.reason})`, hint);
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.proposals.delete(result.index);
+      const error = new RequestError("TIMEOUT", `proposal at index ${result.index} not applied within ${this.options.proposalTimeoutMs} ms; it may still take effect`);
+      for (const waiter of waiters) waiter.reject(error);
+    }, this.options.proposalTimeoutMs);
+    this.proposals.set(result.index, { term: result.term, waiters, timer });
   }
 
   private proposeTick(): void {
@@ -196,14 +254,21 @@ export class LockService {
     if (!result.ok) this.logger.debug({ reason: result.reason }, "tick not proposed");
   }
 
-  private settleProposal(entry: Entry, answer: LockAnswer): void {
+  private settleProposal(entry: Entry, answers: readonly LockAnswer[]): void {
     const pending = this.proposals.get(entry.index);
     if (pending === undefined) return;
     this.proposals.delete(entry.index);
     clearTimeout(pending.timer);
-    if (pending.term === entry.term) pending.resolve(answer);
-    // Another leader's entry took the slot: ours was never committed, so a retry is safe.
-    else pending.reject(new RequestError("NOT_LEADER", `proposal at index ${entry.index} was superseded by a new leader`, this.leaderHint()));
+    if (pending.term !== entry.term) {
+      // Another leader's entry took the slot: ours was never committed, so a retry is safe.
+      const error = new RequestError("NOT_LEADER", `proposal at index ${entry.index} was superseded by a new leader`, this.leaderHint());
+      for (const waiter of pending.waiters) waiter.reject(error);
+      return;
+    }
+    if (answers.length !== pending.waiters.length) {
+      throw new Error(`lock service: entry ${entry.index} (term ${entry.term}) answered ${answers.length} commands, but ${pending.waiters.length} were proposed in it`);
+    }
+    pending.waiters.forEach((waiter, i) => waiter.resolve(answers[i] as LockAnswer));
   }
 
   private awaitGrant(sessionId: number, name: string, waitMs: number): Promise<LockAnswer> {

@@ -27,6 +27,8 @@ export class RegionApplication implements RaftApplication {
         return this.global.applyCommand(decoded.command);
       case "lock":
         return this.locks.applyCommand(entry, { ok: true, value: decoded.command });
+      case "lockBatch":
+        return this.locks.applyBatch(entry, decoded.commands);
       case "undecodable":
         // The lock machine answers garbage deterministically (and records the index).
         return this.locks.applyCommand(entry, { ok: false, reason: decoded.reason });

@@ -1,6 +1,8 @@
 // What a region's Raft log carries: two kinds of commands in one log, each wrapped in a small
 // tagged envelope, so that every replica dispatches an entry to the part that owns it:
 //   { k: "lock",  c: <regional lock command> }   -> LockService (packages/locks)
+//   { k: "locks", c: [<regional lock command>, ...] }  -> LockService, in order (the
+//                                                   leader's batch of one turn)
 //   { k: "paxos", c: <Paxos replica command> }   -> GlobalService (packages/paxos)
 // One log keeps the two apply orders consistent with each other and needs no second group.
 
@@ -11,12 +13,17 @@ const ENTRY_DECODE_DEPTH = 16;
 
 export type DecodedEntry =
   | { readonly kind: "lock"; readonly command: unknown }
+  | { readonly kind: "lockBatch"; readonly commands: readonly unknown[] }
   | { readonly kind: "paxos"; readonly command: unknown }
   /** Bytes that are no valid entry: handed to the lock machine, which answers them deterministically. */
   | { readonly kind: "undecodable"; readonly reason: string };
 
 export function encodeLockEntry(command: unknown): Uint8Array {
   return encodeValue({ k: "lock", c: command });
+}
+
+export function encodeLockBatchEntry(commands: readonly unknown[]): Uint8Array {
+  return encodeValue({ k: "locks", c: commands });
 }
 
 export function encodePaxosEntry(command: unknown): Uint8Array {
@@ -38,6 +45,10 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
   const keys = Object.keys(fields);
   if (keys.length !== 2 || !("c" in fields)) return { kind: "undecodable", reason: `envelope fields ${keys.join(",")}` };
   if (fields["k"] === "lock") return { kind: "lock", command: fields["c"] };
+  if (fields["k"] === "locks") {
+    const commands = fields["c"];
+    return Array.isArray(commands) ? { kind: "lockBatch", commands } : { kind: "undecodable", reason: "a lock batch must be an array" };
+  }
   if (fields["k"] === "paxos") return { kind: "paxos", command: fields["c"] };
   return { kind: "undecodable", reason: `unknown entry kind ${JSON.stringify(fields["k"])}` };
 }

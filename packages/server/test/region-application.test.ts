@@ -11,7 +11,7 @@ import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
 import { LockService } from "../src/lock-service.js";
 import { PaxosPeers } from "../src/paxos-peers.js";
 import { RegionApplication } from "../src/region-application.js";
-import { decodeEntry, encodeLockEntry, encodePaxosEntry } from "../src/region-entry.js";
+import { decodeEntry, encodeLockBatchEntry, encodeLockEntry, encodePaxosEntry } from "../src/region-entry.js";
 import type { Topology } from "../src/topology.js";
 
 const REGIONS = ["us-east", "eu-west"];
@@ -70,6 +70,8 @@ describe("the region's Raft entries", () => {
     expect(decodeEntry(encodeValue({ k: "other", c: 1 })).kind).toBe("undecodable");
     expect(decodeEntry(encodeValue({ k: "lock", c: 1, extra: 2 })).kind).toBe("undecodable");
     expect(decodeEntry(new Uint8Array([0xc1])).kind).toBe("undecodable");
+    expect(decodeEntry(encodeLockBatchEntry([openSession, openSession]))).toEqual({ kind: "lockBatch", commands: [openSession, openSession] });
+    expect(decodeEntry(encodeValue({ k: "locks", c: openSession })).kind).toBe("undecodable");
   });
 });
 
@@ -80,6 +82,15 @@ describe("RegionApplication", () => {
     app.applyEntry(entry(encodePaxosEntry(learnGrant)));
     expect(locks.stats().sessions).toBe(1);
     expect(global.status(key)).toMatchObject({ token: 1, nextToken: 2, applied: 1, holder: { clientId: "c1", region: "us-east" } });
+  });
+
+  it("applies the commands of a lock batch entry in order", () => {
+    const { app, locks } = parts();
+    app.applyEntry(entry(encodeLockEntry(openSession)));
+    const sessionId = index;
+    const acquire = (name: string, seq: number) => ({ type: "acquire", clientId: "c1", seq, sessionId, name, mode: "exclusive", waitMs: 0, owner: "o", nowMs: 1_000_000 });
+    app.applyEntry(entry(encodeLockBatchEntry([acquire("us-east:a", 2), acquire("us-east:b", 3), { type: "release", clientId: "c1", seq: 4, sessionId, name: "us-east:a", nowMs: 1_000_000 }])));
+    expect(locks.stats()).toMatchObject({ sessions: 1, locks: 1, holders: 1 });
   });
 
   it("skips a paxos entry that does not validate, on every replica alike", () => {
