@@ -11,6 +11,7 @@
 // locks before the deadline, so a holder told "lost" at the deadline stops in time, unless
 // its process is paused past it, which is what fencing tokens are for.
 
+import { setMaxListeners } from "node:events";
 import type { Clock } from "./clock.js";
 import { GeolockError } from "./errors.js";
 import type { HandleControl } from "./lock-handle.js";
@@ -54,6 +55,9 @@ export class RegionSession {
     private readonly hooks: SessionHooks,
   ) {
     this.deadline = conservativeDeadline(openedSentAtMs, ttlMs);
+    // Every request in flight on the session listens for its end (many concurrent acquires
+    // share one session); each listener is removed when its request settles.
+    setMaxListeners(0, this.endController.signal);
     this.scheduleKeepAlive(openedSentAtMs);
     this.armExpiry();
   }
