@@ -138,10 +138,6 @@ export class EndpointPool {
     this.current = undefined;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Home region first (in the order given), then the others; a preferred node before all. */
   private order(): KnownNode[] {
     const home = this.nodes.filter((n) => this.homeRegion !== undefined && n.region === this.homeRegion);

@@ -44,9 +44,11 @@ interface PendingProposal {
 /**
  * Commands proposed in one turn share one entry, up to this many: one Raft entry, one disk
  * record and one replicated envelope instead of one each. openSession goes alone (its
- * session id is its entry's index).
+ * session id is its entry's index). The largest command (a 128-byte client id, 256-byte
+ * name and owner) encodes to under 1 KB, so a full batch stays far below the 1 MiB entry
+ * limit that peers enforce (raft-validation.ts maxEntryBytes).
  */
-const BATCH_COMMANDS_MAX = 128;
+export const BATCH_COMMANDS_MAX = 128;
 
 interface ParkedWait {
   readonly resolve: (answer: LockAnswer) => void;

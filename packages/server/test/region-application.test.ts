@@ -4,11 +4,12 @@
 
 import { asFencingToken, asGlobalKey, asInstance, asRegionId, paxosConfig, type ReplicaCommand } from "@geolock/paxos";
 import { asIndex, asTerm, type Entry } from "@geolock/raft";
-import { encodeValue, MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { DEFAULT_RAFT_WIRE_LIMITS, encodeValue, MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { CLIENT_ID_BYTES_MAX, NAME_BYTES_MAX, OWNER_BYTES_MAX } from "@geolock/locks";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
-import { LockService } from "../src/lock-service.js";
+import { BATCH_COMMANDS_MAX, LockService } from "../src/lock-service.js";
 import { PaxosPeers } from "../src/paxos-peers.js";
 import { RegionApplication } from "../src/region-application.js";
 import { decodeEntry, encodeLockBatchEntry, encodeLockEntry, encodePaxosEntry } from "../src/region-entry.js";
@@ -72,6 +73,22 @@ describe("the region's Raft entries", () => {
     expect(decodeEntry(new Uint8Array([0xc1])).kind).toBe("undecodable");
     expect(decodeEntry(encodeLockBatchEntry([openSession, openSession]))).toEqual({ kind: "lockBatch", commands: [openSession, openSession] });
     expect(decodeEntry(encodeValue({ k: "locks", c: openSession })).kind).toBe("undecodable");
+  });
+
+  it("fits a full batch of the largest lock commands in one entry a peer accepts", () => {
+    const largest = {
+      type: "acquire",
+      clientId: "c".repeat(CLIENT_ID_BYTES_MAX),
+      seq: Number.MAX_SAFE_INTEGER,
+      sessionId: Number.MAX_SAFE_INTEGER,
+      name: "n".repeat(NAME_BYTES_MAX),
+      mode: "exclusive",
+      waitMs: Number.MAX_SAFE_INTEGER,
+      owner: "o".repeat(OWNER_BYTES_MAX),
+      nowMs: Number.MAX_SAFE_INTEGER,
+    };
+    const bytes = encodeLockBatchEntry(Array.from({ length: BATCH_COMMANDS_MAX }, () => largest)).byteLength;
+    expect(bytes).toBeLessThan(DEFAULT_RAFT_WIRE_LIMITS.maxEntryBytes / 8);
   });
 });
 
