@@ -2,9 +2,9 @@
 // root (CAP_NET_ADMIN) and nft; without them the test says so and is skipped, and the
 // harness itself refuses to run a partition nemesis (it never pretends to partition).
 
-import { connect, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cutBetween, findNft, Firewall, NFT_TABLE, tableExists } from "@geolock/jepsen-lite";
+import { cutBetween, findNft, Firewall, NFT_TABLE, tableExists, tcpReachable } from "@geolock/jepsen-lite";
 
 const usable = process.getuid?.() === 0 && findNft() !== undefined;
 if (!usable) console.warn("firewall.test.ts: skipped: needs root and nft (Debian package nftables)");
@@ -17,16 +17,7 @@ const TABLE = `${NFT_TABLE}_selftest`;
 
 /** Whether a TCP connection from `from` to B:PORT opens within the timeout. */
 function reaches(from: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: B, port: PORT, localAddress: from, timeout: 500 });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-    socket.once("timeout", () => done(false));
-  });
+  return tcpReachable({ host: B, port: PORT, localAddress: from, timeoutMs: 500 });
 }
 
 describe.skipIf(!usable)("nftables partitions", () => {

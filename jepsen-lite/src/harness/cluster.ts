@@ -4,11 +4,11 @@
 // leave from that address and a partition can be cut per address pair (firewall.ts).
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Target } from "./options.js";
 import type { ManagedProcess, ProcessRegistry } from "./processes.js";
+import { tcpReachable } from "./tcp-probe.js";
 
 export const REGIONS = ["us-east", "us-west", "eu-west"] as const;
 const NODES_PER_REGION = 3;
@@ -127,7 +127,10 @@ export class Cluster {
   }
 
   private async healthy(): Promise<boolean> {
-    if (this.target === "unsafe") return canConnect(this.nodes[0] as ClusterNode);
+    if (this.target === "unsafe") {
+      const node = this.nodes[0] as ClusterNode;
+      return tcpReachable({ host: node.host, port: node.port, timeoutMs: STATUS_TIMEOUT_MS });
+    }
     const leaders = await Promise.all(this.regions.map((r) => this.leaderOf(r)));
     return leaders.every((l) => l !== undefined);
   }
@@ -161,19 +164,6 @@ export class Cluster {
 /** Region r (1-based) node n: 127.0.0.(10 r + n). */
 export function nodeHost(region: number, node: number): string {
   return `127.0.0.${10 * region + node}`;
-}
-
-function canConnect(node: ClusterNode): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: node.host, port: node.port, timeout: STATUS_TIMEOUT_MS });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-    socket.once("timeout", () => done(false));
-  });
 }
 
 export function sleep(ms: number): Promise<void> {
