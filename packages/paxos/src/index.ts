@@ -23,3 +23,4 @@ export { LeaseClock, DEFAULT_LEASE_CLOCK, type LeaseClockConfig } from "./lease-
 export { routeInbound, type InboundAction } from "./routing.js";
 export { checkKey, checkLockCommand, decodeMessage, decodeReplicaCommand, decodeReplicaSnapshot, utf8Bytes, GLOBAL_KEY_PREFIX, type DecodeResult } from "./validate.js";
 export { sameValue } from "./values.js";
+export { Agreement, ChosenValues, HolderBeliefs, type Fail } from "./safety-oracle.js";

@@ -8,13 +8,16 @@
 //   key state at the same instance; token counters never go back;
 // - mutual exclusion in time, as clients see it: no client is granted a key while another
 //   client still believes (by its own conservative lease deadline) that it holds it.
-// A violation throws, with the tick and the facts, and the run reports its seed.
+// The chosen-value, agreement and client-belief checks are safety-oracle.ts's, shared with
+// the composed simulation (packages/sim). A violation throws, with the tick and the facts,
+// and the run reports its seed.
 
 import {
+  Agreement,
+  ChosenValues,
   compareBallots,
   formatBallot,
-  quorumSize,
-  sameValue,
+  HolderBeliefs,
   type Ballot,
   type FencingToken,
   type GlobalKey,
@@ -28,28 +31,30 @@ export class SafetyViolation extends Error {
   override readonly name = "SafetyViolation";
 }
 
-interface Belief {
-  readonly clientId: string;
-  readonly token: FencingToken;
-  untilTick: number;
-}
-
 export class Oracle {
-  private readonly votes = new Map<string, { value: PaxosValue; regions: Set<RegionId> }>();
-  private readonly chosen = new Map<string, PaxosValue>();
+  private readonly chosen: ChosenValues;
+  private readonly answers: Agreement;
+  private readonly states: Agreement;
+  private readonly beliefs: HolderBeliefs;
   private readonly promised = new Map<string, Ballot>();
-  private readonly answers = new Map<string, string>();
-  private readonly states = new Map<string, string>();
   private readonly nextTokens = new Map<string, number>();
   private readonly lastGrants = new Map<string, number>();
-  private readonly beliefs = new Map<GlobalKey, Belief[]>();
-  private readonly quorum: number;
   now = 0;
-  chosenCount = 0;
-  grantsBelieved = 0;
 
   constructor(regionCount: number) {
-    this.quorum = quorumSize(regionCount);
+    const fail = (message: string): never => this.fail(message);
+    this.chosen = new ChosenValues(regionCount, fail);
+    this.answers = new Agreement(fail);
+    this.states = new Agreement(fail);
+    this.beliefs = new HolderBeliefs(fail);
+  }
+
+  get chosenCount(): number {
+    return this.chosen.count;
+  }
+
+  get grantsBelieved(): number {
+    return this.beliefs.count;
   }
 
   private fail(message: string): never {
@@ -58,31 +63,12 @@ export class Oracle {
 
   /** An acceptor of `region` applied accept(ballot, value) at (key, instance) successfully. */
   accepted(region: RegionId, key: GlobalKey, instance: Instance, ballot: Ballot, value: PaxosValue): void {
-    const id = `${key}#${instance}@${formatBallot(ballot)}`;
-    let vote = this.votes.get(id);
-    if (vote === undefined) {
-      vote = { value, regions: new Set() };
-      this.votes.set(id, vote);
-    } else if (!sameValue(vote.value, value)) {
-      this.fail(`two values proposed in one ballot at ${id}: ${JSON.stringify(vote.value)} and ${JSON.stringify(value)}`);
-    }
-    vote.regions.add(region);
-    if (vote.regions.size < this.quorum) return;
-    const slot = `${key}#${instance}`;
-    const before = this.chosen.get(slot);
-    if (before === undefined) {
-      this.chosen.set(slot, value);
-      this.chosenCount++;
-    } else if (!sameValue(before, value)) {
-      this.fail(`two values chosen for ${slot}: ${JSON.stringify(before)} then ${JSON.stringify(value)} (ballot ${formatBallot(ballot)})`);
-    }
+    this.chosen.accepted(region, key, instance, ballot, value);
   }
 
   /** A region is about to learn `value` for (key, instance). */
   learned(region: RegionId, key: GlobalKey, instance: Instance, value: PaxosValue): void {
-    const chosen = this.chosen.get(`${key}#${instance}`);
-    if (chosen === undefined) this.fail(`${region} learns ${key}#${instance} = ${JSON.stringify(value)}, which no majority accepted`);
-    if (!sameValue(chosen, value)) this.fail(`${region} learns ${key}#${instance} = ${JSON.stringify(value)}, but ${JSON.stringify(chosen)} was chosen`);
+    this.chosen.learned(region, key, instance, value);
   }
 
   promise(region: RegionId, key: GlobalKey, ballot: Ballot): void {
@@ -96,11 +82,11 @@ export class Oracle {
 
   /** What a region's table answered for one instance, and the key's state after it. */
   appliedInstance(region: RegionId, key: GlobalKey, instance: Instance, answers: string): void {
-    this.agree(this.answers, `${key}#${instance}`, answers, `answers of ${region}`);
+    this.answers.agree(`${key}#${instance}`, answers, `answers of ${region}`);
   }
 
   keyState(region: RegionId, key: GlobalKey, state: KeyState): void {
-    this.agree(this.states, `${key}#${state.applied}`, JSON.stringify(state), `key state of ${region}`);
+    this.states.agree(`${key}#${state.applied}`, JSON.stringify(state), `key state of ${region}`);
     const id = `${region}/${key}`;
     const before = this.nextTokens.get(id) ?? 0;
     if (state.nextToken < before) this.fail(`${region}'s token counter for ${key} went back from ${before} to ${state.nextToken}`);
@@ -126,31 +112,11 @@ export class Oracle {
 
   /** A client got "granted" or "renewed": it believes it holds the key until `untilTick`. */
   believes(key: GlobalKey, clientId: string, token: FencingToken, untilTick: number): void {
-    // A late answer whose lease already ran out by the client's own clock grants nothing.
-    if (untilTick <= this.now) return;
-    const beliefs = (this.beliefs.get(key) ?? []).filter((b) => b.untilTick > this.now);
-    for (const b of beliefs) {
-      if (b.token !== token) {
-        this.fail(`${clientId} granted ${key} token ${token} while ${b.clientId} believes it holds token ${b.token} until tick ${b.untilTick}`);
-      }
-    }
-    const mine = beliefs.find((b) => b.token === token && b.clientId === clientId);
-    if (mine !== undefined) mine.untilTick = Math.max(mine.untilTick, untilTick);
-    else {
-      beliefs.push({ clientId, token, untilTick });
-      this.grantsBelieved++;
-    }
-    this.beliefs.set(key, beliefs);
+    this.beliefs.believes(key, clientId, token, untilTick, this.now);
   }
 
   /** A client stopped believing (it sent a release, or learned it is not the holder). */
   stopsBelieving(key: GlobalKey, clientId: string): void {
-    for (const b of this.beliefs.get(key) ?? []) if (b.clientId === clientId) b.untilTick = Math.min(b.untilTick, this.now);
-  }
-
-  private agree(seen: Map<string, string>, id: string, digest: string, what: string): void {
-    const before = seen.get(id);
-    if (before === undefined) seen.set(id, digest);
-    else if (before !== digest) this.fail(`${what} at ${id} differ from another region's: ${digest} vs ${before}`);
+    this.beliefs.stopsBelieving(key, clientId, this.now);
   }
 }

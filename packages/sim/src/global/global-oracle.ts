@@ -16,8 +16,10 @@
 //   back within one lifetime (a restart replays the log from its snapshot);
 // - mutual exclusion as clients see it: no client is granted a key while another still
 //   believes (until its conservative lease deadline) that it holds it.
+// The chosen-value, agreement and belief checks are @geolock/paxos's safety-oracle.ts,
+// shared with the Paxos simulation; the per-region Raft checks are this file's own.
 
-import { compareBallots, formatBallot, quorumSize, sameValue } from "@geolock/paxos";
+import { Agreement, ChosenValues, compareBallots, formatBallot, HolderBeliefs } from "@geolock/paxos";
 import type { Ballot, GlobalKey, Instance, KeyState, PaxosValue, RegionId } from "@geolock/paxos";
 import { fnvString, FNV_OFFSET } from "../hash.js";
 
@@ -25,30 +27,31 @@ export class GlobalViolation extends Error {
   override readonly name = "GlobalViolation";
 }
 
-interface Belief {
-  readonly clientId: string;
-  readonly token: number;
-  untilUs: number;
-}
-
 export class GlobalOracle {
-  private readonly votes = new Map<string, { value: PaxosValue; regions: Set<RegionId> }>();
-  private readonly chosen = new Map<string, PaxosValue>();
+  private readonly chosen: ChosenValues;
+  private readonly answers: Agreement;
+  private readonly keyStates: Agreement;
+  private readonly beliefs: HolderBeliefs;
   private readonly stateAt = new Map<string, number>();
   private readonly promisesAt = new Map<string, readonly Ballot[]>();
   private readonly repliedMax = new Map<string, Ballot>();
   private readonly epochs = new Set<string>();
-  private readonly answers = new Map<string, string>();
-  private readonly keyStates = new Map<string, string>();
   private readonly tokenHolder = new Map<string, string>();
   private readonly lastGrant = new Map<string, number>();
-  private readonly beliefs = new Map<GlobalKey, Belief[]>();
-  private readonly quorum: number;
   nowUs = 0;
-  readonly counters = { chosen: 0, learned: 0, grants: 0, beliefs: 0, stateChecks: 0 };
+  private readonly tallies = { learned: 0, grants: 0, stateChecks: 0 };
 
   constructor(regionCount: number) {
-    this.quorum = quorumSize(regionCount);
+    const fail = (message: string): never => this.fail(message);
+    this.chosen = new ChosenValues(regionCount, fail);
+    this.answers = new Agreement(fail);
+    this.keyStates = new Agreement(fail);
+    this.beliefs = new HolderBeliefs(fail);
+  }
+
+  get counters(): Readonly<Record<"chosen" | "learned" | "grants" | "beliefs" | "stateChecks", number>> {
+    const { learned, grants, stateChecks } = this.tallies;
+    return { chosen: this.chosen.count, learned, grants, beliefs: this.beliefs.count, stateChecks };
   }
 
   fail(message: string): never {
@@ -57,32 +60,13 @@ export class GlobalOracle {
 
   /** `region`'s Raft group committed and applied accept(ballot, value) at (key, instance), successfully. */
   accepted(region: RegionId, key: GlobalKey, instance: Instance, ballot: Ballot, value: PaxosValue): void {
-    const id = `${key}#${instance}@${formatBallot(ballot)}`;
-    let vote = this.votes.get(id);
-    if (vote === undefined) {
-      vote = { value, regions: new Set() };
-      this.votes.set(id, vote);
-    } else if (!sameValue(vote.value, value)) {
-      this.fail(`two values accepted in one ballot at ${id}: ${JSON.stringify(vote.value)} and ${JSON.stringify(value)}`);
-    }
-    vote.regions.add(region);
-    if (vote.regions.size < this.quorum) return;
-    const slot = `${key}#${instance}`;
-    const before = this.chosen.get(slot);
-    if (before === undefined) {
-      this.chosen.set(slot, value);
-      this.counters.chosen++;
-    } else if (!sameValue(before, value)) {
-      this.fail(`two values chosen for ${slot}: ${JSON.stringify(before)} then ${JSON.stringify(value)} (ballot ${formatBallot(ballot)})`);
-    }
+    this.chosen.accepted(region, key, instance, ballot, value);
   }
 
   /** A replica applies learn(key, instance, value). */
   learned(where: string, key: GlobalKey, instance: Instance, value: PaxosValue): void {
-    const chosen = this.chosen.get(`${key}#${instance}`);
-    if (chosen === undefined) this.fail(`${where} learns ${key}#${instance} = ${JSON.stringify(value)}, which no majority of regions accepted`);
-    if (!sameValue(chosen, value)) this.fail(`${where} learns ${key}#${instance} = ${JSON.stringify(value)}, but ${JSON.stringify(chosen)} was chosen`);
-    this.counters.learned++;
+    this.chosen.learned(where, key, instance, value);
+    this.tallies.learned++;
   }
 
   /**
@@ -91,7 +75,7 @@ export class GlobalOracle {
    * the promises must be at least those at the index before.
    */
   replicaState(where: string, region: RegionId, index: number, stateHash: number, promises: readonly Ballot[]): void {
-    this.counters.stateChecks++;
+    this.tallies.stateChecks++;
     const id = `${region}@${index}`;
     const known = this.stateAt.get(id);
     if (known !== undefined) {
@@ -133,11 +117,11 @@ export class GlobalOracle {
 
   /** What a replica's table answered at (key, instance). */
   appliedInstance(where: string, key: GlobalKey, instance: Instance, answers: string): void {
-    this.agree(this.answers, `${key}#${instance}`, answers, `answers of ${where}`);
+    this.answers.agree(`${key}#${instance}`, answers, `answers of ${where}`);
   }
 
   keyState(where: string, key: GlobalKey, state: KeyState): void {
-    this.agree(this.keyStates, `${key}#${state.applied}`, JSON.stringify(state), `key state of ${where}`);
+    this.keyStates.agree(`${key}#${state.applied}`, JSON.stringify(state), `key state of ${where}`);
   }
 
   /**
@@ -149,7 +133,7 @@ export class GlobalOracle {
     const holder = this.tokenHolder.get(id);
     if (holder === undefined) {
       this.tokenHolder.set(id, clientId);
-      this.counters.grants++;
+      this.tallies.grants++;
     } else if (holder !== clientId) this.fail(`${key} token ${token} granted to ${clientId} and to ${holder}`);
     if (duplicate) return;
     const last = this.lastGrant.get(`${node}/${key}`) ?? 0;
@@ -159,30 +143,11 @@ export class GlobalOracle {
 
   /** A client got granted/renewed: it believes it holds `key` until `untilUs`. */
   believes(key: GlobalKey, clientId: string, token: number, untilUs: number): void {
-    if (untilUs <= this.nowUs) return;
-    const live = (this.beliefs.get(key) ?? []).filter((b) => b.untilUs > this.nowUs);
-    for (const b of live) {
-      if (b.token !== token || b.clientId !== clientId) {
-        this.fail(`${clientId} granted ${key} token ${token} while ${b.clientId} believes it holds token ${b.token} until ${b.untilUs}us`);
-      }
-    }
-    const mine = live.find((b) => b.clientId === clientId);
-    if (mine !== undefined) mine.untilUs = Math.max(mine.untilUs, untilUs);
-    else {
-      live.push({ clientId, token, untilUs });
-      this.counters.beliefs++;
-    }
-    this.beliefs.set(key, live);
+    this.beliefs.believes(key, clientId, token, untilUs, this.nowUs);
   }
 
   stopsBelieving(key: GlobalKey, clientId: string): void {
-    for (const b of this.beliefs.get(key) ?? []) if (b.clientId === clientId) b.untilUs = Math.min(b.untilUs, this.nowUs);
-  }
-
-  private agree(seen: Map<string, string>, id: string, digest: string, what: string): void {
-    const before = seen.get(id);
-    if (before === undefined) seen.set(id, digest);
-    else if (before !== digest) this.fail(`${what} at ${id} differ from another replica's: ${digest} vs ${before}`);
+    this.beliefs.stopsBelieving(key, clientId, this.nowUs);
   }
 }
 
