@@ -19,6 +19,12 @@ export interface ClientEndpointLimits {
   readonly connectionsMax: number;
   /** Client ids a connection is remembered for, to route sessionExpired pushes (clients sharing one connection). */
   readonly clientIdsPerConnectionMax: number;
+  /**
+   * Client ids remembered over all connections: what bounds this table's memory when a
+   * client sends requests under made-up ids. A client not remembered still learns of an
+   * expired session from its next keep-alive.
+   */
+  readonly clientIdsMax: number;
   /** A connection that answers no ping for this long is dropped. */
   readonly idleTimeoutMs: number;
 }
@@ -29,6 +35,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientEndpointLimits = {
   inFlightPerConnectionMax: 4096,
   connectionsMax: 10_000,
   clientIdsPerConnectionMax: 1_024,
+  clientIdsMax: 100_000,
   idleTimeoutMs: 10_000,
 };
 
@@ -139,9 +146,12 @@ export class ClientEndpoint {
 
   private remember(connection: Connection, clientId: string): void {
     if (connection.clientIds.has(clientId) || connection.clientIds.size >= this.limits.clientIdsPerConnectionMax) return;
-    connection.clientIds.add(clientId);
     let set = this.byClientId.get(clientId);
-    if (set === undefined) this.byClientId.set(clientId, (set = new Set()));
+    if (set === undefined) {
+      if (this.byClientId.size >= this.limits.clientIdsMax) return;
+      this.byClientId.set(clientId, (set = new Set()));
+    }
+    connection.clientIds.add(clientId);
     set.add(connection);
   }
 

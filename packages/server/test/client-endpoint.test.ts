@@ -26,8 +26,8 @@ afterEach(async () => {
   server = endpoint = socket = undefined;
 });
 
-async function connectedEndpoint(): Promise<{ endpoint: ClientEndpoint; socket: WebSocket; frames: unknown[][] }> {
-  const ep = new ClientEndpoint(answeringRouter, pino({ level: "silent" }));
+async function connectedEndpoint(limits = DEFAULT_CLIENT_LIMITS): Promise<{ endpoint: ClientEndpoint; socket: WebSocket; frames: unknown[][] }> {
+  const ep = new ClientEndpoint(answeringRouter, pino({ level: "silent" }), limits);
   const http = createServer();
   http.on("upgrade", (req, sock, head: Buffer) => ep.handleUpgrade(req, sock, head));
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
@@ -68,5 +68,16 @@ describe("client endpoint pushes", () => {
     ep.push(`c-${max - 1}`, { push: "sessionExpired", region: "us-east", sessionId: max, lost: [] });
     await vi.waitFor(() => expect(frames.flat()).toHaveLength(max + 2), { timeout: 5_000, interval: 10 });
     expect(frames.flat()[max + 1]).toMatchObject({ sessionId: max });
+  });
+
+  it("remembers at most clientIdsMax ids over all connections, so made-up ids cannot grow its memory without bound", async () => {
+    const { endpoint: ep, socket: ws, frames } = await connectedEndpoint({ ...DEFAULT_CLIENT_LIMITS, clientIdsPerConnectionMax: 100, clientIdsMax: 10 });
+    const requests = Array.from({ length: 11 }, (_, i) => ({ id: i + 1, op: "keepAlive", region: "us-east", sessionId: i + 1, clientId: `c-${i}`, seq: 1 }));
+    ws.send(encodeValue(requests));
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(11), { timeout: 5_000, interval: 10 });
+    ep.push("c-10", { push: "sessionExpired", region: "us-east", sessionId: 11, lost: [] });
+    ep.push("c-9", { push: "sessionExpired", region: "us-east", sessionId: 10, lost: [] });
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(12), { timeout: 5_000, interval: 10 });
+    expect(frames.flat()[11]).toMatchObject({ sessionId: 10 });
   });
 });
