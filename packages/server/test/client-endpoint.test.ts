@@ -52,10 +52,12 @@ describe("client endpoint pushes", () => {
     ws.send(encodeValue(requests));
     await vi.waitFor(() => expect(frames.flat()).toHaveLength(100), { timeout: 5_000, interval: 10 });
     expect(frames).toHaveLength(1);
-    ep.push("fork-99", { push: "sessionExpired", region: "us-east", sessionId: 100, lost: [] });
+    for (const i of [0, 50, 99]) ep.push(`fork-${i}`, { push: "sessionExpired", region: "us-east", sessionId: i + 1, lost: [] });
     ep.push("never-seen", { push: "sessionExpired", region: "us-east", sessionId: 7, lost: [] });
-    await vi.waitFor(() => expect(frames.flat()).toHaveLength(101), { timeout: 5_000, interval: 10 });
-    expect(frames.flat()[100]).toMatchObject({ push: "sessionExpired", sessionId: 100 });
+    // A marker through the same connection: once it is in, every push before it is too.
+    ep.push("fork-1", { push: "sessionExpired", region: "us-east", sessionId: 2, lost: [] });
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(104), { timeout: 5_000, interval: 10 });
+    expect(frames.flat().slice(100)).toMatchObject([{ sessionId: 1 }, { sessionId: 51 }, { sessionId: 100 }, { sessionId: 2 }]);
   });
 
   it("remembers at most clientIdsPerConnectionMax ids per connection", async () => {

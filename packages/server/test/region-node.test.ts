@@ -33,13 +33,16 @@ class RecordingApp implements RaftApplication {
   }
 }
 
-/** Records every Raft message the node hands to the transport. */
-function recording(inner: PeerTransport, sent: Message[]): PeerTransport {
+/** Records every Raft message the node hands to the transport, and tells `onSent`. */
+function recording(inner: PeerTransport, sent: Message[], onSent: (message: Message) => void): PeerTransport {
   return {
     self: inner.self,
     registerChannel: (name, validate, onMessage) => inner.registerChannel(name, validate, onMessage),
     send: (to, channel, message) => {
-      if (channel === RAFT_CHANNEL) sent.push(message as Message);
+      if (channel === RAFT_CHANNEL) {
+        sent.push(message as Message);
+        onSent(message as Message);
+      }
       return inner.send(to, channel, message);
     },
     isConnected: (peer) => inner.isConnected(peer),
@@ -52,6 +55,8 @@ interface TestNode {
   readonly node: RegionNode;
   readonly app: RecordingApp;
   readonly sent: Message[];
+  /** Called with each Raft message this node sends. */
+  onSent: (message: Message) => void;
 }
 
 let network: MemoryTransportNetwork | undefined;
@@ -64,16 +69,26 @@ afterEach(async () => {
   network = undefined;
 });
 
-async function startRegion(emptyAppendHoldMs?: number): Promise<TestNode[]> {
+interface RegionTiming {
+  readonly emptyAppendHoldMs?: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+}
+
+const FAST: RegionTiming = { electionTicks: 10, heartbeatTicks: 2 };
+
+async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
+  const { emptyAppendHoldMs, electionTicks, heartbeatTicks } = timing;
   network = new MemoryTransportNetwork();
   const members = new Map(IDS.map((id) => [id, peerOf(id)] as const));
   for (const id of IDS) {
     const log = await MemoryDurableLog.open(new MemoryDisk(), { clusterId: "test", region: REGION, nodeId: id }, { initialConfState: { voters: [...IDS], learners: [] } });
     const app = new RecordingApp();
     const sent: Message[] = [];
-    const options = { nodeId: id, members, tickMs: 5, electionTicks: 10, heartbeatTicks: 2, snapshotEveryEntries: 1_000, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
-    const node = new RegionNode(options, log, recording(network.create(peerOf(id)), sent), app, pino({ level: "silent" }));
-    nodes.push({ node, app, sent });
+    const options = { nodeId: id, members, tickMs: 5, electionTicks, heartbeatTicks, snapshotEveryEntries: 1_000, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
+    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; onSent: (message: Message) => void } = { app, sent, onSent: () => {} };
+    testNode.node = new RegionNode(options, log, recording(network.create(peerOf(id)), sent, (m) => testNode.onSent(m)), app, pino({ level: "silent" }));
+    nodes.push(testNode as TestNode);
   }
   for (const n of nodes) n.node.start((error) => { throw error; });
   await vi.waitFor(() => expect(nodes.filter((n) => n.app.role === "leader")).toHaveLength(1), { timeout: 5_000, interval: 5 });
@@ -84,16 +99,28 @@ const leaderOf = (all: TestNode[]): TestNode => all.find((n) => n.app.role === "
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 describe("RegionNode commit updates", () => {
-  it("lets every follower apply the last write although no write follows it", async () => {
-    const all = await startRegion();
+  it("sends a held commit update on its own when no append follows, before any heartbeat could carry it", async () => {
+    // Heartbeats every 200 ms, and the writes start right after one: the followers can
+    // learn the last commit before the next heartbeat only from the held append's timer.
+    const all = await startRegion({ electionTicks: 100, heartbeatTicks: 40 });
     const leader = leaderOf(all);
+    await new Promise<void>((resolve) => {
+      leader.onSent = (m) => {
+        if (m.type === "heartbeat") resolve();
+      };
+    });
+    let heartbeatsSince = 0;
+    leader.onSent = (m) => {
+      if (m.type === "heartbeat") heartbeatsSince += 1;
+    };
     for (const text of ["a", "b", "c"]) expect(leader.node.propose(bytes(text)).ok).toBe(true);
-    await vi.waitFor(() => expect(all.map((n) => n.app.applied.join(""))).toEqual(["abc", "abc", "abc"]), { timeout: 5_000, interval: 5 });
+    await vi.waitFor(() => expect(all.map((n) => n.app.applied.join(""))).toEqual(["abc", "abc", "abc"]), { timeout: 5_000, interval: 1 });
+    expect(heartbeatsSince).toBe(0);
   });
 
   it("drops a held commit update when the next append to the follower carries the commit", async () => {
     // Held for longer than the test runs: only an append can take its place.
-    const all = await startRegion(60_000);
+    const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
     const leader = leaderOf(all);
     leader.app.onApply = (data) => {
       if (data === "first") leader.node.propose(bytes("second"));
@@ -103,18 +130,20 @@ describe("RegionNode commit updates", () => {
     await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("first"))).toBe(true), { timeout: 5_000, interval: 5 });
     const carries = (m: Message, text: string): boolean => m.type === "append" && m.entries.some((e) => new TextDecoder().decode(e.data) === text);
     const leaderId = IDS[all.indexOf(leader)];
+    const firstAppend = leader.sent.slice(sentBefore).find((m) => carries(m, "first")) as Extract<Message, { type: "append" }>;
+    const indexOfFirst = (firstAppend.entries.find((e) => new TextDecoder().decode(e.data) === "first") as Entry).index;
     for (const follower of IDS.filter((id) => id !== leaderId)) {
       const toFollower = leader.sent.slice(sentBefore).filter((m) => m.to === follower);
       const first = toFollower.findIndex((m) => carries(m, "first"));
       const second = toFollower.findIndex((m) => carries(m, "second"));
       expect(first).toBeGreaterThanOrEqual(0);
       expect(second).toBeGreaterThan(first);
-      // Between them, the commit update of "first" was replaced by the append of "second".
-      // (A heartbeat to the follower sends a held update first, to keep order: only then may one appear.)
-      const between = toFollower.slice(first + 1, second);
-      between.forEach((m, i) => {
-        if (m.type === "append" && m.entries.length === 0) expect(between[i + 1]?.type ?? toFollower[second]?.type).not.toBe("append");
-      });
+      // The commit update of "first" was replaced by the append of "second" (which carries
+      // that commit): no empty append below the commit of "second" ever went to the follower.
+      const secondCommit = (toFollower[second] as Extract<Message, { type: "append" }>).commit;
+      expect(secondCommit).toBeGreaterThanOrEqual(indexOfFirst);
+      const stale = toFollower.slice(first + 1).filter((m) => m.type === "append" && m.entries.length === 0 && m.commit <= indexOfFirst);
+      expect(stale).toEqual([]);
     }
   });
 });
