@@ -106,9 +106,15 @@ describe("membership", () => {
     const net = new Network({ voters: [1] });
     const leader = net.campaign(1);
     net.addNode(n(2));
+    net.isolate(2);
     const r = leader.node.proposeConfChange({ type: "addVoter", nodeId: n(2) });
-    net.flush();
-    expect(r.ok && leader.node.status().commit >= r.index).toBe(true);
+    if (!r.ok) throw new Error(`conf change refused: ${r.reason}`);
+    // The change counts with {1} and with the pending {1, 2}: node 1 alone cannot commit it.
+    net.tickAll(5, [1]);
+    expect(leader.node.status().commit).toBeLessThan(r.index);
+    net.heal();
+    net.tickAll(10, [1, 2]);
+    expect(leader.node.status().commit).toBeGreaterThanOrEqual(r.index);
     expect(net.get(2).node.confState().voters).toEqual([1, 2]);
   });
 

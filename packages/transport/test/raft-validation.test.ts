@@ -164,6 +164,8 @@ describe("validateRaftMessage", () => {
           return;
         }
         seen.accepted += 1;
+        // Accepted means the damage left a valid message, not that the validator repaired it.
+        expect(isWellFormed(damaged)).toBe(true);
         expect(isWellFormed(result.value)).toBe(true);
         expect(validateRaftMessage(result.value)).toStrictEqual(result);
       }),
