@@ -6,7 +6,7 @@
 
 import type { ClientRequest } from "@geolock/transport";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { GeolockClient, isGeolockError, type ConnectOptions } from "../src/index.js";
+import { GeolockClient, isGeolockError, type ConnectOptions, type LockHandle } from "../src/index.js";
 import { err, FakeLockState, startRegion, type FakeNode } from "./fake-node.js";
 
 let nodes: FakeNode[] = [];
@@ -27,6 +27,15 @@ async function connect(options: ConnectOptions = {}): Promise<GeolockClient> {
 
 function sent(node: FakeNode, op: ClientRequest["op"]): ClientRequest[] {
   return node.requests.filter((r) => r.op === op);
+}
+
+/**
+ * How long before the handle's conservative deadline (as it stood when this was called)
+ * `lost` fired; negative or zero when it fired at or after that deadline.
+ */
+function marginAtLost(handle: LockHandle): Promise<number> {
+  const deadline = performance.now() + handle.remainingMs();
+  return new Promise((resolve) => handle.lost.addEventListener("abort", () => resolve(deadline - performance.now()), { once: true }));
 }
 
 afterEach(async () => {
@@ -154,8 +163,11 @@ describe("losing a lock", () => {
     const [a] = await region(1);
     const client = await connect({ ttlMs: 600, retry: { attemptTimeoutMs: 100 } });
     const handle = await client.acquire("us-east:lease");
+    const margin = marginAtLost(handle);
     (a as FakeNode).intercept = (r) => (r.op === "keepAlive" ? "drop" : undefined);
     await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    // At the deadline, not before it (timers never fire early; 5 ms covers clock rounding).
+    expect(await margin).toBeLessThanOrEqual(5);
     expect(handle.state).toBe("lost");
     expect(isGeolockError(handle.lost.reason, "LOCK_LOST")).toBe(true);
     await expect(handle.release()).rejects.toMatchObject({ code: "LOCK_LOST" });
@@ -187,8 +199,11 @@ describe("losing a lock", () => {
     await region(1);
     const client = await connect({ ttlMs: 600 });
     const handle = await client.acquire("us-east:expired");
+    const margin = marginAtLost(handle);
     state.endSession(handle.sessionId);
     await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    // Fired by the answer, well before the conservative deadline would have fired it.
+    expect(await margin).toBeGreaterThan(50);
     expect(sent(nodes[0] as FakeNode, "closeSession")).toHaveLength(0);
   });
 

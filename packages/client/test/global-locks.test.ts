@@ -90,8 +90,12 @@ describe("global locks", () => {
     await start();
     const client = await connect({ ttlMs: 3_000 });
     const handle = await client.acquire("global:expired");
+    const deadline = performance.now() + handle.remainingMs();
+    const margin = new Promise<number>((resolve) => handle.lost.addEventListener("abort", () => resolve(deadline - performance.now()), { once: true }));
     state.globalHolders.delete("global:expired");
     await vi.waitFor(() => expect(handle.lost.aborted).toBe(true), { timeout: 5_000, interval: 20 });
+    // Fired by the NOT_HOLDER answer, well before the lease's own deadline would have fired it.
+    expect(await margin).toBeGreaterThan(50);
     expect(handle.lost.reason).toMatchObject({ code: "LOCK_LOST" });
   });
 
