@@ -32,7 +32,11 @@ describe("acceptor", () => {
     const a = fresh();
     const b = ballot(1, "us-east", 1);
     a.prepare(K, b, i(1), i(0));
-    expect(kind(a.prepare(K, b, i(1), i(0)))).toBe("promise");
+    a.accept(K, b, i(1), v1, i(0));
+    const first = a.prepare(K, b, i(1), i(0));
+    const again = a.prepare(K, b, i(1), i(0));
+    expect(first).toMatchObject({ kind: "promise", ballot: b, accepted: [{ instance: 1, ballot: b, value: v1 }] });
+    expect(again).toEqual(first);
   });
 
   it("never lowers its promise, whatever sequence of prepares and accepts arrives", () => {

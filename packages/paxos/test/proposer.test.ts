@@ -125,6 +125,7 @@ describe("proposer", () => {
         wait++;
       }
       expect(wait).toBeGreaterThanOrEqual(4); // backoffTicksMin
+      expect(wait).toBeLessThanOrEqual(64); // backoffTicksMax: it did retry
       waits.add(wait);
     }
     expect(waits.size).toBeGreaterThan(1);

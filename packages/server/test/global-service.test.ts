@@ -86,7 +86,10 @@ describe("GlobalService", () => {
   it("applies commands on a follower without sending anything", async () => {
     const h = harness();
     h.service.onLeadership("follower", asNodeId(2), asTerm(3));
+    expect(h.service.snapshot().acceptor).toEqual([]);
     h.service.applyCommand({ type: "prepare", from: "eu-west", key, ballot: ballot(1, "eu-west", 1), fromInstance: 1 });
+    // Applied: the acceptor's promise is in the replicated state.
+    expect(h.service.snapshot().acceptor).toEqual([{ key, promised: ballot(1, "eu-west", 1), accepted: [] }]);
     await new Promise((r) => setTimeout(r, 20));
     expect(h.atPeer).toHaveLength(0);
   });

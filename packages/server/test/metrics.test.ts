@@ -32,6 +32,8 @@ describe("the metrics registry", () => {
     expect(text).toContain('geolock_commit_seconds_bucket{le="0.01"} 3');
     expect(text).toContain('geolock_commit_seconds_bucket{le="+Inf"} 4');
     expect(text).toContain("geolock_commit_seconds_count 4");
+    const sum = /^geolock_commit_seconds_sum (\S+)$/m.exec(text)?.[1];
+    expect(Number(sum)).toBeCloseTo(5.0045, 9);
   });
 
   it("refuses a family registered twice and a counter not named _total", () => {
