@@ -60,6 +60,7 @@ export { runCheckCli, type CliResult } from "./cli.js";
 export { DEFAULT_OPTIONS, JEPSEN_USAGE, NEMESIS_KINDS, parseJepsenArgs, type HarnessOptions, type NemesisKind, type Target, type Workload } from "./harness/options.js";
 export { cutBetween, Firewall, findNft, NFT_TABLE, nftScript, tableExists, type Cut } from "./harness/firewall.js";
 export { tcpReachable, type TcpProbe } from "./harness/tcp-probe.js";
+export { nodeHost } from "./harness/cluster.js";
 export { planFaults, type NemesisEvent, type PlannedFault, type ScheduleOptions, type Variant } from "./harness/nemesis.js";
 export { HistoryRecorder, resourceKey } from "./harness/recorder.js";
 export { GuardedResource, type WriteDecision } from "./harness/resource.js";

@@ -74,10 +74,14 @@ describe("the unsafe lock server (deliberately unsafe)", () => {
   });
 
   it("lets anyone release the lock, even a former holder", () => {
-    const server = new UnsafeLockServer(() => 0);
-    server.handle({ id: 1, op: "acquire", key: "k", owner: "b", ttlMs: 1000 });
-    server.handle({ id: 2, op: "release", key: "k" });
-    expect(server.handle({ id: 3, op: "status", key: "k" })).toMatchObject({ holder: null });
+    let now = 0;
+    const server = new UnsafeLockServer(() => now);
+    expect(server.handle({ id: 1, op: "acquire", key: "k", owner: "a", ttlMs: 1000 })).toMatchObject({ ok: true, token: 1 });
+    now = 1001;
+    expect(server.handle({ id: 2, op: "acquire", key: "k", owner: "b", ttlMs: 1000 })).toMatchObject({ ok: true, token: 2 });
+    // a's lease ran out and b holds the lock, yet a's late release frees it: the bug it models.
+    server.handle({ id: 3, op: "release", key: "k" });
+    expect(server.handle({ id: 4, op: "status", key: "k" })).toMatchObject({ holder: null });
   });
 
   it("refuses malformed requests", () => {

@@ -47,7 +47,10 @@ describe("history recorder", () => {
     expect(leaseEnd?.invokeTime).toBe(1990 * MS);
     expect(leaseEnd?.invokeValue).toEqual({ session: "s1", token: 1 });
     const lateWrite = history.operations.find((op) => op.f === "write" && op.outcome === "fail");
+    expect(lateWrite).toBeDefined();
+    expect(leaseEnd).toBeDefined();
     expect(lateWrite?.process).not.toBe(leaseEnd?.process);
+    expect(lateWrite?.invokeTime).toBeGreaterThan(leaseEnd?.invokeTime as number);
     expect(checkMutualExclusion(history)).toMatchObject({ ok: true, value: { valid: true } });
     expect(checkFencing(history)).toMatchObject({ ok: true, value: { valid: true } });
     expect(checkLinearizability(history, lockModel)).toMatchObject({ ok: true, value: { linearizable: true } });

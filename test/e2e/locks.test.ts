@@ -150,6 +150,7 @@ describe("locks over real nodes", () => {
     const result = await runCli(cliArgs("run", name, "--ttl", "3s", "--", process.execPath, "-e", script));
     expect(result.code).toBe(7);
     const acquired = result.events.find((e) => e["event"] === "acquired");
+    expect(typeof acquired?.["token"]).toBe("number");
     expect(result.stdout).toContain(`token=${String(acquired?.["token"])} name=${name}`);
     expect(result.events.some((e) => e["event"] === "released")).toBe(true);
     const c = await client();
