@@ -1,5 +1,6 @@
 // Runs a range of seeds and collects what failed, each with the command that replays it.
 
+import { expect } from "vitest";
 import { replayCommand, runSimulation } from "../../src/index.js";
 import type { Invariant, Profile, SimOptions, SimResult } from "../../src/index.js";
 
@@ -7,14 +8,24 @@ export const STEPS = 5000;
 
 export type RunOptions = Omit<SimOptions, "seed" | "steps"> & { readonly steps?: number };
 
-/** Every seed in [first, first + count) that ends in a violation, as a readable line. */
-export function failures(options: RunOptions, first: number, count: number): string[] {
+/**
+ * Runs every seed in [first, first + count) and checks them: none may end in a violation
+ * (each failure is shown as a readable line with its replay command), and together they must
+ * have exercised the faults and the progress the checks are about: a scheduler that
+ * stopped crashing nodes or a cluster that stopped committing would otherwise pass.
+ */
+export function expectSeedsHold(options: RunOptions, first: number, count: number): void {
   const out: string[] = [];
+  const totals: Record<string, number> = {};
   for (let seed = first; seed < first + count; seed++) {
     const result = runSimulation({ steps: STEPS, ...options, seed });
     if (result.violation !== undefined) out.push(describeFailure(result, options));
+    for (const [key, value] of Object.entries(result.stats)) totals[key] = (totals[key] ?? 0) + value;
   }
-  return out;
+  expect(out).toEqual([]);
+  // About a quarter of what the profiles produce on average, per seed.
+  const least: Record<string, number> = { crashes: 4, partitions: 2, leadersElected: 2, lostWrites: 0.5, snapshotsInstalled: 0.1, readsServed: 2, committed: 50 };
+  for (const [key, perSeed] of Object.entries(least)) expect(totals[key] ?? 0, `${key} over seeds ${first}..${first + count - 1}`).toBeGreaterThanOrEqual(perSeed * count);
 }
 
 /** The first seed in [first, first + count) whose run ends in a violation (of one of `by`, if given). */
