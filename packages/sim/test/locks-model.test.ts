@@ -33,12 +33,26 @@ const HISTORY: readonly (readonly [number, LockCommand])[] = [
   [2, { type: "tick", nowMs: 5040 }],
 ];
 
-/** Runs HISTORY through the real machine and the model; returns the violation, if any. */
-function check(corrupt: Corrupt = (_i, r) => r): InvariantViolation | undefined {
+const c3 = { clientId: "c3" } as const;
+
+/** [term, command]: sessions 2 and 3 queue for "a" behind session 1, which then releases it. */
+const TWO_WAITERS: readonly (readonly [number, LockCommand])[] = [
+  [1, { type: "openSession", ...c1, seq: 1, nowMs: 1000, ttlMs: 5000 }],
+  [1, { type: "openSession", ...c2, seq: 1, nowMs: 1000, ttlMs: 5000 }],
+  [1, { type: "openSession", ...c3, seq: 1, nowMs: 1000, ttlMs: 5000 }],
+  [1, { type: "acquire", ...c1, seq: 2, nowMs: 1010, sessionId: s(1), name: "a", mode: "exclusive", waitMs: 0, owner: "" }],
+  [1, { type: "acquire", ...c2, seq: 2, nowMs: 1020, sessionId: s(2), name: "a", mode: "exclusive", waitMs: 3000, owner: "" }],
+  [1, { type: "acquire", ...c3, seq: 2, nowMs: 1030, sessionId: s(3), name: "a", mode: "exclusive", waitMs: 3000, owner: "" }],
+  // Session 2 waited first, so the release grants it.
+  [1, { type: "release", ...c1, seq: 3, nowMs: 1040, sessionId: s(1), name: "a" }],
+];
+
+/** Runs a history (HISTORY by default) through the real machine and the model; returns the violation, if any. */
+function check(corrupt: Corrupt = (_i, r) => r, history = HISTORY): InvariantViolation | undefined {
   const machine = new LockStateMachine();
   const model = new LockHistoryModel();
   try {
-    HISTORY.forEach(([term, command], i) => {
+    history.forEach(([term, command], i) => {
       const index = i + 1;
       model.apply(index, term, command, corrupt(index, machine.apply({ index, term }, command)));
     });
@@ -87,7 +101,8 @@ describe("LockHistoryModel", () => {
   it("catches a grant to a session whose deadline passed", () => {
     // The expiry is reported after the grant it should have preceded.
     const reorder: Corrupt = (index, r) => (index === 7 ? { ...r, events: [...r.events].reverse() } : r);
-    expect(check(reorder)?.invariant).toMatch(/^lock/);
+    // Reported before the expiry that frees "a", the grant overlaps session 1's hold.
+    expectCaught(reorder, "lockMutualExclusion", /grants a exclusive to session 2 while held by exclusive@1#1/);
     const grantToDead: Corrupt = (index, r) =>
       index === 7 ? { ...r, events: [...r.events, { type: "granted", sessionId: s(1), clientId: "c1", name: "b", mode: "exclusive", token: asFencingToken(9) }] } : r;
     expectCaught(grantToDead, "lockSessionLiveness", /grants b to session 1, which is not open/);
@@ -107,9 +122,12 @@ describe("LockHistoryModel", () => {
   });
 
   it("catches a waiter granted out of FIFO order and a release of a lock nobody holds", () => {
+    expect(check(undefined, TWO_WAITERS)).toBeUndefined();
     const overtake: Corrupt = (index, r) =>
-      index === 7 ? { ...r, events: r.events.map((e) => (e.type === "granted" ? { ...e, sessionId: s(1) } : e)) } : r;
-    expect(check(overtake)?.invariant).toMatch(/^lock/);
+      index === 7 ? { ...r, events: r.events.map((e) => (e.type === "granted" ? { ...e, sessionId: s(3), clientId: "c3" } : e)) } : r;
+    const violation = check(overtake, TWO_WAITERS);
+    expect(violation?.invariant).toBe("lockHistory");
+    expect(violation?.detail).toMatch(/grants a to session 3 ahead of session 2 \(not FIFO\)/);
     const phantom: Corrupt = (index, r) =>
       index === 6 ? { ...r, events: [{ type: "released", sessionId: s(2), clientId: "c2", name: "a", mode: "exclusive", token: asFencingToken(1), reason: "released" }] } : r;
     expectCaught(phantom, "lockHistory", /session 2 releases a #1, which it does not hold/);
