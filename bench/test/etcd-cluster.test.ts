@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tcpReachable } from "@geolock/jepsen-lite";
 import { afterAll, describe, expect, it } from "vitest";
 import { EtcdClient } from "../src/etcd-client.js";
 import { ETCD_BINARY, requireEtcd, startEtcdCluster, type EtcdCluster } from "../src/etcd-cluster.js";
@@ -40,5 +41,10 @@ describe.skipIf(!existsSync(ETCD_BINARY))("a 3-member etcd cluster", () => {
       await cluster.stop();
     }
     expect(existsSync(dir)).toBe(false);
+    // No member is left listening.
+    for (const endpoint of cluster.endpoints) {
+      const [host, port] = endpoint.split(":");
+      expect(await tcpReachable({ host: host as string, port: Number(port), timeoutMs: 1_000 }), endpoint).toBe(false);
+    }
   }, 60_000);
 });
