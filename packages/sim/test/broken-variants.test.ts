@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Invariant } from "../src/index.js";
 import { commitsEarlierTerms, sendsBeforePersisting, votesForAnyLog } from "./helpers/broken.js";
-import { STEPS, describeFailure, firstCaught } from "./helpers/seeds.js";
+import { STEPS, describeFailure, expectReplaysExactly, firstCaught } from "./helpers/seeds.js";
 import type { RunOptions } from "./helpers/seeds.js";
 
 // Measured catch rates (per seed) range from 15% (Figure 8 on 5 nodes) to 88%: with 80 seeds
@@ -19,6 +19,7 @@ function expectCaught(options: RunOptions, by: readonly Invariant[]): void {
   expect(caught, `not caught by any of seeds 1..${SEED_BUDGET}`).toBeDefined();
   if (caught === undefined) return;
   console.log(`${options.nodes} nodes: ${describeFailure(caught, options)}`);
+  expectReplaysExactly(caught, options);
   expect(by).toContain(caught.violation?.invariant);
 }
 

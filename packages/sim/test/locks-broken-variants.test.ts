@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Invariant } from "../src/index.js";
 import { grantsOverHolders, grantsToExpiredWaiter, reusesTokens } from "./helpers/broken-locks.js";
-import { describeFailure, firstCaught } from "./helpers/seeds.js";
+import { describeFailure, expectReplaysExactly, firstCaught } from "./helpers/seeds.js";
 import type { RunOptions } from "./helpers/seeds.js";
 
 const SEED_BUDGET = 60;
@@ -16,6 +16,7 @@ function expectCaught(options: RunOptions, by: Invariant): void {
   expect(caught, `not caught as ${by} by any of seeds 1..${SEED_BUDGET}`).toBeDefined();
   if (caught === undefined) return;
   console.log(`${options.nodes} nodes: ${describeFailure(caught, options)}`);
+  expectReplaysExactly(caught, options);
 }
 
 describe("a lock application that grants a try-lock over the current holders", () => {

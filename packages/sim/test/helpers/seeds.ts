@@ -38,6 +38,14 @@ export function firstCaught(options: RunOptions, first: number, count: number, b
   return undefined;
 }
 
+/** Runs the caught seed again: the same violation at the same step, after the same trace. */
+export function expectReplaysExactly(caught: SimResult, options: RunOptions): void {
+  const again = runSimulation({ steps: STEPS, ...options, seed: caught.seed });
+  expect(again.violation?.invariant).toBe(caught.violation?.invariant);
+  expect(again.violation?.step).toBe(caught.violation?.step);
+  expect(again.traceHash).toBe(caught.traceHash);
+}
+
 export function describeFailure(result: SimResult, options: RunOptions): string {
   const v = result.violation;
   if (v === undefined) return `seed ${result.seed}: no violation`;
