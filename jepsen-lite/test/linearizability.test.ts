@@ -164,6 +164,8 @@ describe("checkLinearizability", () => {
       expect(h.value.operations.filter((op) => op.outcome === "info").length).toBeGreaterThan(150);
       const report = checkLinearizability(h.value, lockModel, { maxStepsPerKey: 2_000_000 });
       expect(report.ok && report.value.linearizable).toBe(true);
+      // Measured 77k-189k steps for these seeds; without the cut it runs out of any budget.
+      if (report.ok) expect(report.value.keys[0]?.steps).toBeLessThan(500_000);
     }
   });
 });
