@@ -51,9 +51,12 @@ describe("requests", () => {
     const [a] = await region(1);
     const client = await connect();
     (a as FakeNode).reverseAnswers = true;
+    const before = (a as FakeNode).frames.length;
     const names = Array.from({ length: 50 }, (_, i) => `us-east:k${i}`);
     const statuses = await Promise.all(names.map((name) => client.status(name)));
     expect(statuses.map((s) => s.name)).toEqual(names);
+    // The requests shared frames, so their answers really came back reversed.
+    expect(Math.max(...(a as FakeNode).frames.slice(before))).toBeGreaterThan(1);
   });
 
   it("pipelines requests issued together into shared frames", async () => {
