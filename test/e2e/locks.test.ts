@@ -73,7 +73,7 @@ describe("locks over real nodes", () => {
     expect(status.holders.map((h) => [h.sessionId, h.token])).toEqual([[handle.sessionId, handle.token]]);
   });
 
-  it("grants exactly once per acquire when the leader is killed in the middle of them", async () => {
+  it("grants exactly once per acquire when the leader is killed with acquires in flight", async () => {
     const leader = await cluster.waitForLeader(REGION);
     const leaderFirst = [leader.clientUrl, ...endpoints.filter((u) => u !== leader.clientUrl)];
     const holder = await client({ endpoints: leaderFirst });
@@ -82,10 +82,14 @@ describe("locks over real nodes", () => {
     const held = await holder.acquire(name);
     const waiting = acquirer.acquire(name, { waitMs: 30_000 });
     await statusUntil(holder, name, (s) => s.waiters.length === 1);
+    // The leader is stopped (SIGSTOP) before the burst is sent, so every acquire of it is
+    // still unanswered when the leader is killed: each must be retried and granted once.
+    leader.pause();
     const burstNames = Array.from({ length: 20 }, (_, i) => `us-east:e2e-burst-${i}`);
-    const burst = Promise.all(burstNames.map((n) => acquirer.acquire(n)));
-    // Let the burst's frame reach the leader, so the kill lands while it proposes them.
+    let burstSettled = false;
+    const burst = Promise.all(burstNames.map((n) => acquirer.acquire(n))).finally(() => (burstSettled = true));
     await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(burstSettled).toBe(false);
     await leader.kill();
     await cluster.waitForLeader(REGION, 15_000);
     await held.release();
