@@ -305,9 +305,13 @@ describe("WsTransport link lifecycle", () => {
     // Every timer and TCP handle created while the nodes run must be gone after close().
     const live = new Map<number, string>();
     const watched = new Set(["Timeout", "Immediate", "TCPWRAP", "TCPSERVERWRAP"]);
+    /** Sockets and servers created after close(): a late reconnect would dial one. */
+    const socketsAfterClose: string[] = [];
+    let closed = false;
     const hook = createHook({
       init: (asyncId, type) => {
         if (watched.has(type)) live.set(asyncId, type);
+        if (closed && type.startsWith("TCP")) socketsAfterClose.push(type);
       },
       destroy: (asyncId) => {
         live.delete(asyncId);
@@ -321,6 +325,7 @@ describe("WsTransport link lifecycle", () => {
       await waitFor("delivery", () => nodes[1]!.received.length === 1);
       expect(live.size).toBeGreaterThan(0);
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      closed = true;
       // Handles are released a moment after their close callbacks. Only what existed by
       // now is awaited: waitFor's own polling timers come later and are not ours to judge.
       const ours = new Set(live.keys());
@@ -328,6 +333,9 @@ describe("WsTransport link lifecycle", () => {
       await waitFor("every handle to be released", () => left().length === 0, 2000).catch(() => {
         throw new Error(`still alive after close: ${left().map((id) => live.get(id)).join(", ")}`);
       });
+      // Longer than the largest reconnect backoff (200 ms): nothing dials or listens again.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(socketsAfterClose).toEqual([]);
     } finally {
       hook.disable();
     }
