@@ -146,7 +146,13 @@ describe("a three-node region of real processes", () => {
     expect(agreed).toBeDefined();
     expect(agreed?.node).not.toBe(outsider.name);
     // The insiders go on committing; the outsider learns none of it.
-    const outsiderBefore = (await outsider.status())?.applied ?? 0;
+    // The outsider replays its own log on start; once it has, nothing more may reach it.
+    const settled = await waitFor(async () => {
+      const status = await outsider.status();
+      return status !== undefined && status.applied === status.commit ? status : undefined;
+    }, 10_000, 50);
+    expect(settled).toBeDefined();
+    const outsiderBefore = (settled as NonNullable<typeof settled>).applied;
     const client = await clientOf(insiders[0] as NodeProcess);
     const session = await openSession(client);
     committed.push(await acquire(client, session, `${REGION}:without-outsider`));
