@@ -87,7 +87,8 @@ export class Caller {
       if (remainingMs <= 0) break;
       if (attempt > 0) await this.sleep(Math.min(this.backoffMs(attempt), remainingMs));
       this.throwIfStopped(policy.signal);
-      const connection = await this.connect(policy);
+      // The common case takes no extra turn: the connection is up.
+      const connection = this.pool.openConnection ?? (await this.connect(policy));
       if (connection === undefined) {
         lastProblem = "no node could be reached";
         continue;
@@ -123,16 +124,15 @@ export class Caller {
   }
 
   private async connect(policy: CallPolicy): Promise<Connection | undefined> {
-    // The common case needs no timer: the connection is up.
-    const open = this.pool.openConnection;
-    if (open !== undefined) return open;
     const waitMs = Math.max(0, policy.deadlineMs - this.clock.now());
     return raceTimeout(this.pool.connection(), waitMs, policy.signal);
   }
 
   private async attempt(connection: Connection, body: ClientRequestBody, policy: CallPolicy): ReturnType<Connection["request"]> {
     const timeoutMs = this.limits.attemptTimeoutMs + Math.max(0, policy.attemptExtraMs?.() ?? 0);
-    const outcome = await raceTimeout(connection.request(body, timeoutMs), Number.POSITIVE_INFINITY, policy.signal);
+    const answer = connection.request(body, timeoutMs);
+    if (policy.signal === undefined) return answer;
+    const outcome = await raceTimeout(answer, Number.POSITIVE_INFINITY, policy.signal);
     return outcome ?? { kind: "unknown", reason: "aborted" };
   }
 

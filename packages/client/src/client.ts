@@ -322,8 +322,7 @@ export class GeolockClient {
     const init = { name: request.name, mode: request.mode, token, sessionId: session.id, region: session.region, owner: request.owner };
     let control: HandleControl | undefined;
     const releaser = (): Promise<void> => this.release(session, control as HandleControl);
-    control = LockHandle.create(init, releaser, () => session.deadlineMs - this.clock.now());
-    control.handle.lost.addEventListener("abort", () => this.active.delete(request.name), { once: true });
+    control = LockHandle.create(init, releaser, () => session.deadlineMs - this.clock.now(), () => this.active.delete(request.name));
     session.handles.add(control);
     return control.handle;
   }

@@ -107,10 +107,13 @@ export class GlobalLocks {
   private adopt(name: string, owner: string, answer: Extract<GlobalAcquireAnswer, { type: "granted" }>, firstSentAtMs: number): LockHandle {
     let lease: GlobalLease | undefined;
     const init = { name, mode: "exclusive" as const, token: answer.token, sessionId: 0, region: "global", owner };
-    const control = LockHandle.create(init, () => this.release(lease as GlobalLease), () => (lease as GlobalLease).deadlineMs - this.clock.now());
+    const control = LockHandle.create(
+      init,
+      () => this.release(lease as GlobalLease),
+      () => (lease as GlobalLease).deadlineMs - this.clock.now(),
+      () => this.forget(lease as GlobalLease),
+    );
     lease = new GlobalLease(control, answer.ttlMs, firstSentAtMs, this.clock, (l) => this.renew(l));
-    const created = lease;
-    control.handle.lost.addEventListener("abort", () => this.forget(created), { once: true });
     this.leases.add(lease);
     // A grant whose deadline already passed (a slow answer) is lost from the start.
     lease.isLive();

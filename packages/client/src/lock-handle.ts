@@ -34,14 +34,15 @@ export class LockHandle {
   /** The region that decides the lock; "global" for a global lock. */
   readonly region: string;
   readonly owner: string;
-  /** Aborts the moment the lock may no longer be held; `lost.reason` is a GeolockError (LOCK_LOST or CLOSED). */
-  readonly lost: AbortSignal;
   private current: HandleState = "held";
+  private lostReason: GeolockError | undefined;
+  // Made on first use of `lost`: most handles are released without anyone listening, and an
+  // AbortController per grant was a tenth of the client's CPU in a tight acquire/release loop.
+  private lostController: AbortController | undefined;
   private releasing: Promise<void> | undefined;
 
   private constructor(
     init: LockHandleInit,
-    lost: AbortSignal,
     private readonly releaser: (handle: LockHandle) => Promise<void>,
     private readonly remaining: () => number,
   ) {
@@ -51,24 +52,36 @@ export class LockHandle {
     this.sessionId = init.sessionId;
     this.region = init.region;
     this.owner = init.owner;
-    this.lost = lost;
   }
 
-  /** Creates a handle and the control the session keeps for it. */
-  static create(init: LockHandleInit, releaser: (handle: LockHandle) => Promise<void>, remainingMs: () => number): HandleControl {
-    const controller = new AbortController();
-    const handle = new LockHandle(init, controller.signal, releaser, remainingMs);
+  /**
+   * Creates a handle and the control the session keeps for it. `onLost` is told once, before
+   * the `lost` signal's listeners, if the handle is lost.
+   */
+  static create(init: LockHandleInit, releaser: (handle: LockHandle) => Promise<void>, remainingMs: () => number, onLost: () => void): HandleControl {
+    const handle = new LockHandle(init, releaser, remainingMs);
     return {
       handle,
       markLost: (reason) => {
         if (handle.current !== "held") return;
         handle.current = "lost";
-        controller.abort(reason);
+        handle.lostReason = reason;
+        onLost();
+        handle.lostController?.abort(reason);
       },
       markReleased: () => {
         if (handle.current === "held") handle.current = "released";
       },
     };
+  }
+
+  /** Aborts the moment the lock may no longer be held; `lost.reason` is a GeolockError (LOCK_LOST or CLOSED). */
+  get lost(): AbortSignal {
+    if (this.lostController === undefined) {
+      this.lostController = new AbortController();
+      if (this.lostReason !== undefined) this.lostController.abort(this.lostReason);
+    }
+    return this.lostController.signal;
   }
 
   get state(): HandleState {
@@ -82,7 +95,7 @@ export class LockHandle {
 
   /** Throws the reason the lock was lost, if it was. */
   throwIfLost(): void {
-    if (this.current === "lost") throw this.lost.reason as GeolockError;
+    if (this.lostReason !== undefined) throw this.lostReason;
   }
 
   /**
@@ -92,7 +105,7 @@ export class LockHandle {
    */
   release(): Promise<void> {
     if (this.current === "released") return Promise.resolve();
-    if (this.current === "lost") return Promise.reject(this.lost.reason as GeolockError);
+    if (this.lostReason !== undefined) return Promise.reject(this.lostReason);
     this.releasing ??= this.releaser(this).finally(() => (this.releasing = undefined));
     return this.releasing;
   }
