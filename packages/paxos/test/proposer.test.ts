@@ -1,14 +1,54 @@
 // The proposer, message by message, on a hand-driven three-region cluster (test/harness.ts):
 // the phase-2-only fast path of the region that leads a key, takeover by phase 1 with a
-// higher round, re-proposal of accepted values, NO_QUORUM in a cut-off region, seeded
+// higher round, re-proposal of accepted values (on five regions where that takes telling
+// apart values accepted at three different ballots), NO_QUORUM in a cut-off region, seeded
 // backoff after a lost ballot, retransmission, and bounds.
 
 import { describe, expect, it } from "vitest";
-import { asGlobalKey, ballotGreater, type AcceptMessage, type PaxosMessage, type PrepareMessage } from "../src/index.js";
+import {
+  asGlobalKey,
+  asInstance,
+  asRegionId,
+  ballot,
+  ballotGreater,
+  paxosConfig,
+  type AcceptMessage,
+  type Ballot,
+  type LockCommand,
+  type PaxosMessage,
+  type PaxosValue,
+  type PrepareMessage,
+  type PromiseMessage,
+  type RegionId,
+} from "../src/index.js";
 import { acquire, between, config3, EU_WEST, HandCluster, KEY, kindIs, US_EAST, US_WEST } from "./harness.js";
 
 const isPrepare = (m: PaxosMessage): m is PrepareMessage => m.kind === "prepare";
 const isAccept = (m: PaxosMessage): m is AcceptMessage => m.kind === "accept";
+const isPromise = (m: PaxosMessage): m is PromiseMessage => m.kind === "promise";
+
+const clientOf = (command: LockCommand | undefined): string => (command?.type === "acquire" ? command.holder.clientId : "?");
+
+const AP_SOUTH = asRegionId("ap-south");
+const SA_EAST = asRegionId("sa-east");
+const REGIONS5 = [US_EAST, US_WEST, EU_WEST, AP_SOUTH, SA_EAST] as const;
+
+/**
+ * An earlier proposer's attempt at instance 1 of KEY, applied straight to the replicas: its
+ * phase 1 at `ballot` is promised by `promisedBy` with nothing accepted reported (so it was
+ * free to propose `value`), and its phase 2 reaches `acceptedBy` only.
+ */
+function earlierAttempt(c: HandCluster, b: Ballot, value: PaxosValue, promisedBy: readonly RegionId[], acceptedBy: readonly RegionId[]): void {
+  const instance = asInstance(1);
+  for (const region of promisedBy) {
+    const { reply } = c.replica(region).apply({ type: "prepare", from: b.region, key: KEY, ballot: b, fromInstance: instance });
+    expect(reply).toMatchObject({ kind: "promise", ballot: b, accepted: [] });
+  }
+  for (const region of acceptedBy) {
+    const { reply } = c.replica(region).apply({ type: "accept", from: b.region, key: KEY, ballot: b, instance, value });
+    expect(reply).toMatchObject({ kind: "accepted", ballot: b, instance });
+  }
+}
 
 /** Delivers everything and returns the cluster; bounded by the harness. */
 function settle(c: HandCluster): HandCluster {
@@ -76,7 +116,7 @@ describe("proposer", () => {
     expect(c.replica(US_EAST).appliedInstance(KEY)).toBe(3);
   });
 
-  it("re-proposes the highest-ballot accepted value for an instance not known chosen, then its own", () => {
+  it("re-proposes a value chosen without anyone learning it, then its own at the next instance", () => {
     const c = new HandCluster(config3());
     c.propose(US_EAST, acquire("a"));
     c.deliver(kindIs("prepare", "promise"));
@@ -95,6 +135,51 @@ describe("proposer", () => {
     expect(c.outcomes.at(-1)).toMatchObject({ kind: "chosen", instance: 2 });
     const answers = (c.applied.get(EU_WEST) ?? []).map((a) => `${a.instance}:${a.answer.kind}`);
     expect(answers).toEqual(["1:granted", "2:held"]);
+  });
+
+  it("re-proposes the value accepted at the highest ballot the promises report, not the first promise's, the lowest ballot's or the first region's, then its own", () => {
+    const c = new HandCluster(paxosConfig(REGIONS5, { ttlMsMin: 10 }));
+    const a = [acquire("a")];
+    const b = [acquire("b", EU_WEST)];
+    const cValue = [acquire("c", US_WEST)];
+    // Three earlier proposers, each at a higher round, find instance 1 free and get their own
+    // value accepted by their own acceptor only: us-east holds a at round 1, eu-west b at
+    // round 2, us-west c at round 3.
+    earlierAttempt(c, ballot(1, US_EAST, 1), a, [US_EAST, US_WEST, EU_WEST], [US_EAST]);
+    earlierAttempt(c, ballot(2, EU_WEST, 1), b, [EU_WEST, AP_SOUTH, SA_EAST], [EU_WEST]);
+    earlierAttempt(c, ballot(3, US_WEST, 1), cValue, [US_WEST, AP_SOUTH, SA_EAST], [US_WEST]);
+
+    c.propose(AP_SOUTH, acquire("d", AP_SOUTH));
+    const prepares = c.inFlight.filter(isPrepare);
+    expect(prepares).toHaveLength(5);
+    expect(prepares.every((p) => ballotGreater(p.ballot, ballot(3, US_WEST, 1)) && p.fromInstance === 1)).toBe(true);
+    // Its majority is eu-west, us-west and us-east, whose promises arrive in that order; the
+    // prepares to its own acceptor and to sa-east (which accepted nothing) are lost.
+    c.drop(between(AP_SOUTH, AP_SOUTH));
+    c.drop(between(AP_SOUTH, SA_EAST));
+    for (const region of [EU_WEST, US_WEST, US_EAST]) {
+      c.deliver(between(AP_SOUTH, region, "prepare"));
+      expect(c.inFlight.filter(isAccept)).toHaveLength(0); // no majority yet
+      c.deliver(between(region, AP_SOUTH, "promise"));
+    }
+    // The history is as claimed: the highest ballot arrives second, from neither the first
+    // region of the configuration (us-east) nor the first by name (eu-west).
+    const reported = c.delivered.filter(isPromise).map((p) => p.accepted.map((e) => `${p.from}:${e.instance}:${e.ballot.round}:${clientOf(e.value[0])}`));
+    expect(reported).toEqual([["eu-west:1:2:b"], ["us-west:1:3:c"], ["us-east:1:1:a"]]);
+
+    const accepts = c.inFlight.filter(isAccept);
+    expect(accepts.map((m) => m.to)).toEqual([...REGIONS5]);
+    for (const accept of accepts) {
+      expect(accept.ballot).toEqual(prepares[0]?.ballot);
+      expect(accept.instance).toBe(1);
+      expect(accept.value).toEqual(cValue);
+    }
+    c.deliver();
+    expect(c.outcomes).toMatchObject([{ kind: "chosen", key: KEY, instance: 2 }]);
+    for (const region of REGIONS5) {
+      const answers = (c.applied.get(region) ?? []).map((x) => `${x.instance}:${clientOf(x.command)}:${x.answer.kind}`);
+      expect(answers).toEqual(["1:c:granted", "2:d:held"]);
+    }
   });
 
   it("fails with NO_QUORUM when only its own region answers, and leaves nothing pending", () => {
