@@ -9,13 +9,16 @@ import type { ClientRecordSnapshot } from "./dedup.js";
 import { CLIENT_ID_BYTES_MAX, NAME_BYTES_MAX, OWNER_BYTES_MAX } from "./text.js";
 import { asFencingToken, asSessionId, LOCK_MODES, TIME_MS_MAX, type FencingToken, type LockMode, type SessionId } from "./types.js";
 
-export const SNAPSHOT_VERSION = 1;
+/** 2 added SessionSnapshot.failoverGraceUsed; version 1 snapshots are still read. */
+export const SNAPSHOT_VERSION = 2;
 
 export interface SessionSnapshot {
   readonly id: SessionId;
   readonly clientId: string;
   readonly ttlMs: number;
   readonly deadlineMs: number;
+  /** A leader change already gave the session a full TTL since its last keep-alive. */
+  readonly failoverGraceUsed: boolean;
 }
 
 export interface HolderSnapshot {
@@ -64,12 +67,13 @@ const time = (v: unknown, path: string): number => integer(v, path, -TIME_MS_MAX
 /** Validates a snapshot read from disk; throws DecodeError describing the first problem. */
 export function decodeSnapshot(value: unknown, locksMax: number): LockSnapshot {
   const f = record(value, "snapshot", ["version", "appliedIndex", "term", "clockMs", "nextToken", "sessions", "locks", "clients"]);
-  check(f["version"] === SNAPSHOT_VERSION, () => `snapshot.version: expected ${SNAPSHOT_VERSION}, got ${String(f["version"])}`);
+  const version = f["version"];
+  check(version === 1 || version === SNAPSHOT_VERSION, () => `snapshot.version: expected 1 or ${SNAPSHOT_VERSION}, got ${String(version)}`);
   const appliedIndex = integer(f["appliedIndex"], "snapshot.appliedIndex", 0, SAFE);
   const clockMs = integer(f["clockMs"], "snapshot.clockMs", 0, TIME_MS_MAX);
   const nextToken = asFencingToken(integer(f["nextToken"], "snapshot.nextToken", 1, SAFE));
   const sessions = array(f["sessions"], "snapshot.sessions", ENTRIES_MAX).map((s, i) =>
-    decodeSession(s, `snapshot.sessions[${i}]`, clockMs, appliedIndex),
+    decodeSession(s, `snapshot.sessions[${i}]`, clockMs, appliedIndex, version),
   );
   const locks = array(f["locks"], "snapshot.locks", ENTRIES_MAX).map((l, i) => decodeLock(l, `snapshot.locks[${i}]`, clockMs, nextToken));
   const clients = array(f["clients"], "snapshot.clients", ENTRIES_MAX).map((c, i) => decodeClient(c, `snapshot.clients[${i}]`, clockMs, locksMax));
@@ -79,14 +83,17 @@ export function decodeSnapshot(value: unknown, locksMax: number): LockSnapshot {
   return snapshot;
 }
 
-function decodeSession(value: unknown, path: string, clockMs: number, appliedIndex: number): SessionSnapshot {
-  const f = record(value, path, ["id", "clientId", "ttlMs", "deadlineMs"]);
+function decodeSession(value: unknown, path: string, clockMs: number, appliedIndex: number, version: 1 | 2): SessionSnapshot {
+  const f = record(value, path, version === 1 ? ["id", "clientId", "ttlMs", "deadlineMs"] : ["id", "clientId", "ttlMs", "deadlineMs", "failoverGraceUsed"]);
   const ttlMs = integer(f["ttlMs"], `${path}.ttlMs`, 1, TIME_MS_MAX);
+  const graceUsed = version === 1 ? false : f["failoverGraceUsed"];
+  check(typeof graceUsed === "boolean", () => `${path}.failoverGraceUsed: expected a boolean, got ${typeof graceUsed}`);
   return {
     id: asSessionId(integer(f["id"], `${path}.id`, 1, appliedIndex)),
     clientId: text(f["clientId"], `${path}.clientId`, 1, CLIENT_ID_BYTES_MAX),
     ttlMs,
     deadlineMs: integer(f["deadlineMs"], `${path}.deadlineMs`, clockMs + 1, clockMs + ttlMs),
+    failoverGraceUsed: graceUsed,
   };
 }
 

@@ -28,6 +28,8 @@ interface Session {
   readonly ttlMs: number;
   /** Expires once the clock reaches it. Invariant: clockMs < deadlineMs <= clockMs + ttlMs. */
   deadlineMs: number;
+  /** A leader change already gave it a full TTL since it was opened or last kept alive. */
+  failoverGraceUsed: boolean;
   /** Names this session holds, and names it waits for (never both for one name). */
   readonly held: Set<string>;
   readonly waiting: Set<string>;
@@ -273,7 +275,7 @@ export class LockStateMachine {
       nextToken: asFencingToken(this.nextToken),
       sessions: [...this.sessions.values()]
         .sort((a, b) => a.id - b.id)
-        .map((s) => ({ id: s.id, clientId: s.clientId, ttlMs: s.ttlMs, deadlineMs: s.deadlineMs })),
+        .map((s) => ({ id: s.id, clientId: s.clientId, ttlMs: s.ttlMs, deadlineMs: s.deadlineMs, failoverGraceUsed: s.failoverGraceUsed })),
       locks: [...this.locks.values()].map((l) => ({
         name: l.name,
         holders: l.holders.map((h) => ({ sessionId: h.sessionId, owner: h.owner, mode: h.mode, token: h.token, sinceMs: h.sinceMs })),
@@ -375,7 +377,15 @@ export class LockStateMachine {
     this.nextToken = s.nextToken;
     const openSessions = new Map<string, number>();
     for (const x of s.sessions) {
-      this.sessions.set(x.id, { id: x.id, clientId: x.clientId, ttlMs: x.ttlMs, deadlineMs: x.deadlineMs, held: new Set(), waiting: new Set() });
+      this.sessions.set(x.id, {
+        id: x.id,
+        clientId: x.clientId,
+        ttlMs: x.ttlMs,
+        deadlineMs: x.deadlineMs,
+        failoverGraceUsed: x.failoverGraceUsed,
+        held: new Set(),
+        waiting: new Set(),
+      });
       openSessions.set(x.clientId, (openSessions.get(x.clientId) ?? 0) + 1);
     }
     for (const l of s.locks) {
@@ -414,15 +424,23 @@ export class LockStateMachine {
   }
 
   /**
-   * A new leader's clock: every session gets its full TTL from now (none can expire early
-   * because the leader changed), every wait and idle dedup record keeps its remaining time,
-   * and elapsed times (holding since, waiting since) are kept.
+   * A new leader's clock. No session may expire early because the leader changed: the old
+   * leader may have run its clock past the last stamp applied here, but it cannot have moved
+   * a deadline without a committed keep-alive, so the time left at that stamp is an upper
+   * bound of what the old leader would still have granted. The first leader change after an
+   * open or keep-alive gives the full TTL all the same, as Chubby does, so that a client that
+   * spent the election unable to reach anyone has time to find the new leader. Later ones
+   * keep only the time left: with a full TTL on every change, a dead client's session and
+   * locks would never expire under constant leader churn (etcd issue 9395).
+   * Every wait and idle dedup record keeps its remaining time, and elapsed times (holding
+   * since, waiting since) are kept.
    */
   private rebase(nowMs: number): void {
     const deltaMs = nowMs - this.clockMs;
     for (const session of this.sessions.values()) {
       const remainingMs = session.deadlineMs - this.clockMs;
-      session.deadlineMs = nowMs + session.ttlMs;
+      session.deadlineMs = nowMs + (session.failoverGraceUsed ? remainingMs : session.ttlMs);
+      session.failoverGraceUsed = true;
       invariant(session.deadlineMs - nowMs >= remainingMs, () => `rebase shortened session ${session.id}: ${remainingMs} ms left before`);
     }
     for (const lock of this.locks.values()) {
@@ -497,7 +515,7 @@ export class LockStateMachine {
     }
     this.dedup.attachSession(command.clientId);
     const { clientId, ttlMs } = command;
-    const session: Session = { id, clientId, ttlMs, deadlineMs: this.clockMs + ttlMs, held: new Set(), waiting: new Set() };
+    const session: Session = { id, clientId, ttlMs, deadlineMs: this.clockMs + ttlMs, failoverGraceUsed: false, held: new Set(), waiting: new Set() };
     this.sessions.set(id, session);
     this.noteDeadline(session.deadlineMs);
     return { type: "sessionOpened", sessionId: id, ttlMs: command.ttlMs };
@@ -512,6 +530,7 @@ export class LockStateMachine {
       () => `keepAlive would move session ${session.id} deadline back from ${session.deadlineMs} to ${deadlineMs}`,
     );
     session.deadlineMs = deadlineMs;
+    session.failoverGraceUsed = false;
     return { type: "keptAlive", sessionId: session.id, ttlMs: session.ttlMs };
   }
 

@@ -25,7 +25,7 @@ export type ModelCommand =
 type Answer = Record<string, unknown> & { type: string };
 type Event = Record<string, unknown> & { type: string };
 
-interface Session { id: number; clientId: string; ttlMs: number; deadline: number }
+interface Session { id: number; clientId: string; ttlMs: number; deadline: number; graceUsed: boolean }
 interface Holder { name: string; sessionId: number; owner: string; mode: LockMode; token: number; since: number }
 interface Waiter { name: string; sessionId: number; owner: string; mode: LockMode; deadline: number; since: number }
 interface Client { clientId: string; floor: number; answers: { seq: number; answer: Answer }[]; forgetAt: number | null }
@@ -64,7 +64,11 @@ export class ReferenceModel {
 
   private rebase(term: number, now: number): void {
     const delta = now - this.clock;
-    for (const s of this.sessions) s.deadline = now + s.ttlMs;
+    // The first leader change after a keep-alive grants the full TTL; later ones keep what was left.
+    for (const s of this.sessions) {
+      s.deadline = now + (s.graceUsed ? s.deadline - this.clock : s.ttlMs);
+      s.graceUsed = true;
+    }
     for (const h of this.holders) h.since += delta;
     for (const w of this.waiters) {
       w.deadline += delta;
@@ -151,6 +155,7 @@ export class ReferenceModel {
     switch (c.type) {
       case "keepAlive":
         s.deadline = this.clock + s.ttlMs;
+        s.graceUsed = false;
         return { type: "keptAlive", sessionId: s.id, ttlMs: s.ttlMs };
       case "closeSession":
         return { type: "sessionClosed", sessionId: s.id, released: this.endSession(s, "closed") };
@@ -174,7 +179,7 @@ export class ReferenceModel {
     }
     const client = this.clients.find((c) => c.clientId === clientId);
     if (client !== undefined) client.forgetAt = null;
-    this.sessions.push({ id: index, clientId, ttlMs, deadline: this.clock + ttlMs });
+    this.sessions.push({ id: index, clientId, ttlMs, deadline: this.clock + ttlMs, graceUsed: false });
     return { type: "sessionOpened", sessionId: index, ttlMs };
   }
 

@@ -141,6 +141,46 @@ describe("time and leader changes", () => {
     expect(eventsOf(d.tick(1), "waitTimedOut")).toEqual([{ type: "waitTimedOut", sessionId: b, clientId: "b", name: "x", mode: "exclusive" }]);
   });
 
+  it("gives the full TTL at the first leader change after a keep-alive, and only the time left at later ones", () => {
+    const d = new Driver();
+    const s = d.open("c1", 1_000);
+    d.acquire("c1", s, "x");
+    d.tick(400);
+    d.newLeader(5_000);
+    d.tick();
+    expect(d.machine.sessionInfo(s)?.remainingMs).toBe(1_000);
+    d.tick(300); // 700 ms left
+    d.newLeader(90_000);
+    d.tick();
+    expect(d.machine.sessionInfo(s)?.remainingMs).toBe(700);
+    d.keepAlive("c1", s);
+    d.tick(600);
+    d.newLeader(200);
+    d.tick();
+    expect(d.machine.sessionInfo(s)?.remainingMs).toBe(1_000);
+  });
+
+  it("lets a dead client's session and locks expire under constant leader churn", () => {
+    const d = new Driver();
+    const dead = d.open("dead", 1_000);
+    const live = d.open("live", 1_000);
+    d.acquire("dead", dead, "x");
+    const waiter = d.acquire("live", live, "x", "exclusive", 60_000);
+    expectAnswer(waiter, "queued");
+    let expiredAfterChanges = 0;
+    for (let change = 1; change <= 20 && expiredAfterChanges === 0; change++) {
+      d.newLeader(change * 1_000_000);
+      d.tick();
+      d.keepAlive("live", live);
+      const later = d.tick(250); // each leader lives 250 ms, then the next one takes over
+      if (eventsOf(later, "sessionExpired").length > 0) expiredAfterChanges = change;
+    }
+    // The first change refreshed it to the full 1 s; the next ones only carry what was left.
+    expect(expiredAfterChanges).toBe(4);
+    expect(d.machine.sessionInfo(dead)).toBeUndefined();
+    expect(d.machine.status("x").holders).toMatchObject([{ sessionId: live }]);
+  });
+
   it("applies a stamp older than the state clock at the state clock, never moving time back", () => {
     const d = new Driver();
     const s = d.open("c1", 1_000);
@@ -347,6 +387,29 @@ describe("restore", () => {
     expect(eventsOf(d.release("a", a, "x"), "granted")).toMatchObject([{ sessionId: b, token: 3 }]);
   });
 
+  it("carries the used failover grace through a snapshot, and reads version 1 snapshots as unused", () => {
+    const d = new Driver();
+    const s = d.open("a", 1_000);
+    d.tick(400);
+    d.newLeader(10);
+    d.tick();
+    d.tick(300); // the grace is used: 700 ms left
+    const snap = d.machine.snapshot();
+    expect(snap.sessions).toMatchObject([{ id: s, failoverGraceUsed: true }]);
+    const restored = LockStateMachine.restore(JSON.parse(JSON.stringify(snap)), TEST_CONFIG);
+    if (!restored.ok) throw new Error(restored.error);
+    restored.machine.apply({ index: 100, term: 99 }, { type: "tick", nowMs: 5 });
+    expect(restored.machine.sessionInfo(s)?.remainingMs).toBe(700);
+
+    const v1 = JSON.parse(JSON.stringify(snap));
+    v1.version = 1;
+    delete v1.sessions[0].failoverGraceUsed;
+    const old = LockStateMachine.restore(v1, TEST_CONFIG);
+    if (!old.ok) throw new Error(old.error);
+    old.machine.apply({ index: 100, term: 99 }, { type: "tick", nowMs: 5 });
+    expect(old.machine.sessionInfo(s)?.remainingMs).toBe(1_000);
+  });
+
   it("refuses a snapshot it cannot trust, saying why", () => {
     const good = new Driver();
     const s = good.open("a");
@@ -359,7 +422,9 @@ describe("restore", () => {
       expect(result.ok).toBe(false);
       return result.ok ? "" : result.error;
     };
-    expect(bad((o) => (o.version = 2))).toMatch(/version/);
+    expect(bad((o) => (o.version = 3))).toMatch(/version/);
+    expect(bad((o) => (o.sessions[0].failoverGraceUsed = "no"))).toMatch(/failoverGraceUsed/);
+    expect(bad((o) => delete o.sessions[0].failoverGraceUsed)).toMatch(/failoverGraceUsed/);
     expect(bad((o) => (o.locks[0].holders[0].token = o.nextToken))).toMatch(/token/);
     expect(bad((o) => o.locks[0].holders.push({ ...o.locks[0].holders[0], token: 1 }))).toMatch(/twice|exclusive/);
     expect(bad((o) => (o.locks[0].holders[0].sessionId = 42))).toMatch(/session 42/);

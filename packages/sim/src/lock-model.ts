@@ -9,7 +9,8 @@
 //  - fencing: every new grant's token is above every earlier grant of that name;
 //  - session liveness under the leader's clock: the state clock is the entry's stamp (the
 //    leader's clock at proposal), only moving forward within a term, and a larger term
-//    re-bases it (every session gets now + ttl). A session is alive while its deadline is
+//    re-bases it (a session gets now + ttl at the first leader change since it was opened
+//    or kept alive, and keeps the time it had left at later ones). A session is alive while its deadline is
 //    after that clock. Nothing may be granted to (or kept alive, or answered for) a session
 //    that is not alive; a session expires exactly when the clock reaches its deadline, never
 //    earlier (a client counting its lease from its send time would still think it holds
@@ -27,6 +28,8 @@ interface ModelSession {
   readonly clientId: string;
   readonly ttlMs: number;
   deadlineMs: number;
+  /** A leader change already gave it the full TTL since it was opened or kept alive. */
+  graceUsed: boolean;
 }
 
 interface ModelHold {
@@ -115,8 +118,12 @@ export class LockHistoryModel {
 
   private advanceClock(term: number, nowMs: number): void {
     if (term > this.term) {
-      // A new leader's clock: every open session gets its full TTL from the new stamp.
-      for (const session of this.sessions.values()) session.deadlineMs = nowMs + session.ttlMs;
+      // A new leader's clock: a session gets its full TTL from the new stamp at the first
+      // leader change since its last keep-alive, and the time it had left at later ones.
+      for (const session of this.sessions.values()) {
+        session.deadlineMs = nowMs + (session.graceUsed ? session.deadlineMs - this.clockMs : session.ttlMs);
+        session.graceUsed = true;
+      }
       this.term = term;
       this.clockMs = nowMs;
       this.counters.rebases += 1;
@@ -161,6 +168,7 @@ export class LockHistoryModel {
     switch (answer.type) {
       case "keptAlive":
         session.deadlineMs = this.clockMs + session.ttlMs;
+        session.graceUsed = false;
         return;
       case "sessionClosed":
         this.endSession(command.sessionId, "closed");
@@ -191,7 +199,7 @@ export class LockHistoryModel {
     if (answer.type !== "sessionOpened" || answer.sessionId !== index) {
       this.fail("lockHistory", `openSession at index ${index} answered ${JSON.stringify(answer)}`);
     }
-    this.sessions.set(answer.sessionId, { clientId, ttlMs: answer.ttlMs, deadlineMs: this.clockMs + answer.ttlMs });
+    this.sessions.set(answer.sessionId, { clientId, ttlMs: answer.ttlMs, deadlineMs: this.clockMs + answer.ttlMs, graceUsed: false });
     this.counters.sessionsOpened += 1;
   }
 
