@@ -8,14 +8,8 @@ import { GeolockError } from "./errors.js";
 
 export type HandleState = "held" | "released" | "lost";
 
-export interface LockHandleInit {
-  readonly name: string;
-  readonly mode: LockMode;
-  readonly token: number;
-  readonly sessionId: number;
-  readonly region: string;
-  readonly owner: string;
-}
+/** What a handle is made from: its identity fields, as declared on the class. */
+export type LockHandleInit = Pick<LockHandle, "name" | "mode" | "token" | "sessionId" | "region" | "owner">;
 
 /** The library's side of a handle: state changes that users must not be able to make. */
 export interface HandleControl {
