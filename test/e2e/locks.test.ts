@@ -4,12 +4,13 @@
 // token; a leader killed during acquires still yields exactly one grant per acquire; a
 // paused holder learns it lost the lock and its stale token is refused by a fenced
 // resource; `geolock run` passes the token and the exit code, and stops its command when
-// the lock is lost. No test asserts a duration; every wait has a deadline.
+// the lock is lost; a dead holder's lock still goes to the waiter while leaders keep
+// changing faster than its TTL. No test asserts a duration; every wait has a deadline.
 //
 // Needs the build: npx tsc -b packages/client packages/server && node scripts/write-entry.mjs
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FencedResource, GeolockClient, type LockStatus } from "../../packages/client/src/index.js";
+import { FencedResource, GeolockClient, type LockHandle, type LockStatus } from "../../packages/client/src/index.js";
 import { TestCluster, waitFor } from "../helpers/cluster.js";
 import { CliProcess, killAllCli, runCli } from "../helpers/cli-process.js";
 
@@ -196,4 +197,46 @@ describe("locks over real nodes", () => {
     const status = await runCli(cliArgs("status", "us-east:e2e-status"));
     expect(status.events[0]).toMatchObject({ event: "status", token: handle.token, holders: [{ owner: "status-test", sessionId: handle.sessionId }] });
   });
+
+  // Each leader leads for LEAD_MS (long enough to commit a few ticks), then is paused until
+  // another is elected and let back as a follower: a new leader about every 1.3 s, far less
+  // than the dead holder's 4 s TTL. If every leader change restarted the full TTL (etcd
+  // #9395) the dead holder would keep the lock for as long as the churn lasts (this test was
+  // checked to fail with that rule); here the waiter must get it while the churn goes on.
+  it("releases a dead holder's lock to the waiter while leaders keep changing faster than its TTL", async () => {
+    const LEAD_MS = 800;
+    const name = "us-east:e2e-churn";
+    const holder = new CliProcess(cliArgs("acquire", name, "--ttl", "4s"));
+    const acquired = await holder.event("acquired", 15_000);
+    const waiter = await client({ ttlMs: 20_000 });
+    let granted: LockHandle | undefined;
+    void waiter.acquire(name, { waitMs: 120_000 }).then(
+      (h) => (granted = h),
+      () => undefined, // the client is closed after a failed run
+    );
+    await statusUntil(waiter, name, (s) => s.waiters.length === 1 && s.token === acquired["token"]);
+    holder.signal("SIGKILL");
+    let leaderChanges = 0;
+    for (let round = 0; round < 30 && granted === undefined; round++) {
+      const leader = await cluster.waitForLeader(REGION, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, LEAD_MS));
+      if (granted !== undefined) break;
+      leader.pause();
+      try {
+        await waitFor(async () => {
+          const statuses = await Promise.all(cluster.regionNodes(REGION).filter((n) => n !== leader).map((n) => n.status()));
+          return statuses.some((s) => s?.role === "leader") ? true : undefined;
+        }, 15_000);
+      } finally {
+        leader.resume();
+      }
+      leaderChanges += 1;
+    }
+    const handle = granted;
+    expect(handle, `no grant during ${leaderChanges} leader changes`).toBeDefined();
+    expect(leaderChanges).toBeGreaterThanOrEqual(2);
+    expect(handle?.token).toBeGreaterThan(acquired["token"] as number);
+    const status = await statusUntil(waiter, name, (s) => s.holders.length === 1);
+    expect(status.holders.map((h) => h.sessionId)).toEqual([handle?.sessionId]);
+  }, 120_000);
 });
