@@ -293,17 +293,16 @@ export class GeolockClient {
     // A TIMEOUT before our own wait is over (less the clock-drift margin) cannot be the
     // wait's end: it is a proposal or forward timing out, and the same seq is retried.
     const retryable = (error: ClientError): boolean => retryDefault(error) && (error.code !== "TIMEOUT" || request.waitMs === 0 || remainingWait() > safetyMarginMs(request.waitMs));
-    // A wait must not outlive its session: when the session ends, the acquire stops (and is retried on a new one).
-    const stop = signal === undefined ? session.ended : AbortSignal.any([signal, session.ended]);
     let answer;
     try {
-      answer = decodeAcquireAnswer(await this.caller.call(body, true, { deadlineMs, attemptExtraMs: remainingWait, signal: stop, retryable }));
+      // A wait must not outlive its session: when the session ends, the acquire stops (and is retried on a new one).
+      answer = decodeAcquireAnswer(await this.caller.call(body, true, { deadlineMs, attemptExtraMs: remainingWait, signal, stop: session, retryable }));
     } catch (error) {
       const adopted = await this.grantedAfterAll(session, request, error);
       if (adopted !== undefined) return adopted;
       await this.afterFailedAcquire(session, request.name, error);
       if (this.closing !== undefined) throw new GeolockError("CLOSED", "the client was closed during acquire");
-      if (session.ended.aborted && signal?.aborted !== true) throw new GeolockError("SESSION_EXPIRED", `session ${session.id} ended while acquiring ${request.name}`);
+      if (session.stopped && signal?.aborted !== true) throw new GeolockError("SESSION_EXPIRED", `session ${session.id} ended while acquiring ${request.name}`);
       throw error;
     }
     if (answer.type === "held") {

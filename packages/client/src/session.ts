@@ -11,7 +11,7 @@
 // locks before the deadline, so a holder told "lost" at the deadline stops in time, unless
 // its process is paused past it, which is what fencing tokens are for.
 
-import { setMaxListeners } from "node:events";
+import type { CallStop } from "./caller.js";
 import type { Clock } from "./clock.js";
 import { GeolockError } from "./errors.js";
 import type { HandleControl } from "./lock-handle.js";
@@ -38,12 +38,13 @@ export interface SessionHooks {
   readonly onLost: (session: RegionSession, confirmed: boolean) => void;
 }
 
-export class RegionSession {
+export class RegionSession implements CallStop {
   private state: "live" | "lost" | "closed" = "live";
   private deadline: number;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly endController = new AbortController();
+  /** Requests in flight on the session: told when it ends (CallStop; cheaper than abort listeners). */
+  private readonly endWatchers = new Set<() => void>();
   readonly handles = new Set<HandleControl>();
 
   constructor(
@@ -55,9 +56,6 @@ export class RegionSession {
     private readonly hooks: SessionHooks,
   ) {
     this.deadline = conservativeDeadline(openedSentAtMs, ttlMs);
-    // Every request in flight on the session listens for its end (many concurrent acquires
-    // share one session); each listener is removed when its request settles.
-    setMaxListeners(0, this.endController.signal);
     this.scheduleKeepAlive(openedSentAtMs);
     this.armExpiry();
   }
@@ -75,9 +73,18 @@ export class RegionSession {
     return this.state;
   }
 
-  /** Aborts when the session is lost or closed: requests waiting on it stop. */
-  get ended(): AbortSignal {
-    return this.endController.signal;
+
+  /** CallStop: a request on the session stops when the session ends. */
+  get stopped(): boolean {
+    return this.state !== "live";
+  }
+
+  watch(onStop: () => void): void {
+    this.endWatchers.add(onStop);
+  }
+
+  unwatch(onStop: () => void): void {
+    this.endWatchers.delete(onStop);
   }
 
   /** True while the lease is known good; noticing a passed deadline expires the session on the spot. */
@@ -102,7 +109,7 @@ export class RegionSession {
     const error = new GeolockError("LOCK_LOST", `session ${this.id} in ${this.region} ${why}; its locks may be held by others now`);
     for (const handle of [...this.handles]) handle.markLost(error);
     this.handles.clear();
-    this.endController.abort(error);
+    this.end();
     this.hooks.onLost(this, confirmed);
   }
 
@@ -114,7 +121,13 @@ export class RegionSession {
     const error = new GeolockError("CLOSED", `the client was closed; session ${this.id} in ${this.region} and its locks are released`);
     for (const handle of [...this.handles]) handle.markLost(error);
     this.handles.clear();
-    this.endController.abort(error);
+    this.end();
+  }
+
+  private end(): void {
+    const watchers = [...this.endWatchers];
+    this.endWatchers.clear();
+    for (const onStop of watchers) onStop();
   }
 
   private scheduleKeepAlive(lastSentAtMs: number): void {

@@ -286,6 +286,24 @@ describe("acquire outcomes", () => {
     expect(granted.sessionId).toBe(Math.max(...[...state.sessions.keys()]));
   });
 
+  it("gives up a wait the moment its session is lost on the client's clock, even if the node never answers", async () => {
+    const [a] = await region(1);
+    const holder = await connect();
+    const waiter = await connect({ ttlMs: 600, retry: { attemptTimeoutMs: 100 } });
+    await holder.acquire("us-east:silent");
+    // The node swallows the waiter's keep-alives and its session close: only the client's own
+    // deadline can end the first wait, which would otherwise last its whole 10 s.
+    (a as FakeNode).intercept = (r) => ("clientId" in r && r.clientId === waiter.clientId && (r.op === "keepAlive" || r.op === "closeSession") ? "drop" : undefined);
+    const waiting = waiter.acquire("us-east:silent", { waitMs: 10_000 });
+    waiting.catch(() => undefined);
+    const acquiresOfWaiter = (): number[] => sent(a as FakeNode, "acquire").flatMap((r) => (r.op === "acquire" && r.clientId === waiter.clientId ? [r.sessionId] : []));
+    // Without the session's stop, the first wait would end only after its 10 s.
+    await vi.waitFor(() => expect(acquiresOfWaiter()).toHaveLength(2), { timeout: 5_000, interval: 20 });
+    const [first, second] = acquiresOfWaiter();
+    expect(second).not.toBe(first);
+    expect(state.waiters.get("us-east:silent")?.map((w) => w.sessionId)).toEqual([first, second]);
+  });
+
   it("adopts a grant whose answer was lost behind TIMEOUTs, instead of withdrawing it", async () => {
     const [a] = await region(1);
     const client = await connect();
