@@ -141,12 +141,11 @@ export class Caller {
     return raceTimeout(this.pool.connection(), waitMs, policy.signal, policy.stop);
   }
 
-  private async attempt(connection: Connection, body: ClientRequestBody, policy: CallPolicy): ReturnType<Connection["request"]> {
+  private attempt(connection: Connection, body: ClientRequestBody, policy: CallPolicy): ReturnType<Connection["request"]> {
     const timeoutMs = this.limits.attemptTimeoutMs + Math.max(0, policy.attemptExtraMs?.() ?? 0);
     const answer = connection.request(body, timeoutMs);
     if (policy.signal === undefined && policy.stop === undefined) return answer;
-    const outcome = await raceTimeout(answer, Number.POSITIVE_INFINITY, policy.signal, policy.stop);
-    return outcome ?? { kind: "unknown", reason: "aborted" };
+    return raceTimeout(answer, Number.POSITIVE_INFINITY, policy.signal, policy.stop).then((outcome) => outcome ?? { kind: "unknown", reason: "aborted" });
   }
 
   /** After a refusal: follow a leader hint, or move on from a node that keeps refusing. */

@@ -255,8 +255,10 @@ export class GeolockClient {
     const colon = name.indexOf(":");
     const region = colon > 0 ? name.slice(0, colon) : "";
     if (region === "" || colon === name.length - 1) throw new GeolockError("INVALID_NAME", `lock name "${name}" must be "<region>:<key>" or "global:<key>"`);
-    const known = this.pool.view?.regions.map((r) => r.name);
-    if (known !== undefined && !known.includes(region)) throw new GeolockError("INVALID_NAME", `lock name "${name}" names no region (regions: ${known.join(", ")})`);
+    const regions = this.pool.view?.regions;
+    if (regions !== undefined && !regions.some((r) => r.name === region)) {
+      throw new GeolockError("INVALID_NAME", `lock name "${name}" names no region (regions: ${regions.map((r) => r.name).join(", ")})`);
+    }
     const waitMs = options.waitMs ?? 0;
     if (!Number.isSafeInteger(waitMs) || waitMs < 0) throw new GeolockError("INVALID_ARGUMENT", `waitMs must be a non-negative integer, got ${waitMs}`);
     const mode = options.mode ?? "exclusive";
@@ -269,7 +271,8 @@ export class GeolockClient {
     const startedAtMs = this.clock.now();
     const deadlineMs = startedAtMs + request.waitMs + this.settings.requestTimeoutMs;
     for (let round = 1; ; round++) {
-      const session = await this.sessionFor(request.region, deadlineMs, signal);
+      const live = this.sessions.get(request.region);
+      const session = live?.isLive() === true ? live : await this.sessionFor(request.region, deadlineMs, signal);
       try {
         return await this.acquireOn(session, request, startedAtMs, deadlineMs, signal);
       } catch (error) {
@@ -279,7 +282,7 @@ export class GeolockClient {
   }
 
   private async acquireOn(session: RegionSession, request: AcquireRequest, startedAtMs: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<LockHandle> {
-    const remainingWait = (): number => Math.max(0, Math.floor(request.waitMs - (this.clock.now() - startedAtMs)));
+    const remainingWait = (): number => (request.waitMs === 0 ? 0 : Math.max(0, Math.floor(request.waitMs - (this.clock.now() - startedAtMs))));
     const body = (seq: number): ClientRequestBody => ({
       op: "acquire",
       name: request.name,

@@ -144,9 +144,10 @@ function sanitize(value: unknown, depth: number, maxDepth: number, budget: { nod
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return new Refusal("array with a foreign prototype");
     for (let i = 0; i < value.length; i++) {
-      const item = sanitize(value[i], depth + 1, maxDepth, budget);
+      const original: unknown = value[i];
+      const item = sanitize(original, depth + 1, maxDepth, budget);
       if (item instanceof Refusal) return item;
-      value[i] = item;
+      if (item !== original) value[i] = item;
     }
     return value;
   }
@@ -154,11 +155,14 @@ function sanitize(value: unknown, depth: number, maxDepth: number, budget: { nod
     return new Refusal(`non-plain object (${value.constructor?.name ?? "null prototype"})`);
   }
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
+  // for...in, not Object.keys: no array per object. The prototype is Object.prototype (checked
+  // above), which has no enumerable keys, so every key seen is the object's own.
+  for (const key in record) {
     if (FORBIDDEN_KEYS.has(key)) return new Refusal(`forbidden map key ${JSON.stringify(key)}`);
-    const item = sanitize(record[key], depth + 1, maxDepth, budget);
+    const original = record[key];
+    const item = sanitize(original, depth + 1, maxDepth, budget);
     if (item instanceof Refusal) return item;
-    record[key] = item;
+    if (item !== original) record[key] = item;
   }
   return value;
 }
