@@ -102,23 +102,23 @@ function decodeCommand(raw: unknown, config: LockConfig): LockCommand {
   const f = record(raw, `${kind} command`, KEYS[kind]);
   const nowMs = integer(f["nowMs"], "nowMs", 0, TIME_MS_MAX);
   if (kind === "tick") return { type: kind, nowMs };
-  const base = {
-    nowMs,
-    clientId: text(f["clientId"], "clientId", 1, CLIENT_ID_BYTES_MAX),
-    seq: integer(f["seq"], "seq", 0, Number.MAX_SAFE_INTEGER),
-  };
+  const clientId = text(f["clientId"], "clientId", 1, CLIENT_ID_BYTES_MAX);
+  const seq = integer(f["seq"], "seq", 0, Number.MAX_SAFE_INTEGER);
+  // One literal per type, not a spread of shared fields: this runs for every command applied.
   switch (kind) {
     case "openSession":
-      return { type: kind, ...base, ttlMs: integer(f["ttlMs"], "ttlMs", config.sessionTtlMsMin, config.sessionTtlMsMax) };
+      return { type: kind, nowMs, clientId, seq, ttlMs: integer(f["ttlMs"], "ttlMs", config.sessionTtlMsMin, config.sessionTtlMsMax) };
     case "keepAlive":
     case "closeSession":
-      return { type: kind, ...base, sessionId: sessionId(f["sessionId"]) };
+      return { type: kind, nowMs, clientId, seq, sessionId: sessionId(f["sessionId"]) };
     case "release":
-      return { type: kind, ...base, sessionId: sessionId(f["sessionId"]), name: lockName(f["name"]) };
+      return { type: kind, nowMs, clientId, seq, sessionId: sessionId(f["sessionId"]), name: lockName(f["name"]) };
     case "acquire":
       return {
         type: kind,
-        ...base,
+        nowMs,
+        clientId,
+        seq,
         sessionId: sessionId(f["sessionId"]),
         name: lockName(f["name"]),
         mode: oneOf(f["mode"], "mode", LOCK_MODES),

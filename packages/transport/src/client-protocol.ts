@@ -108,6 +108,13 @@ const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
   cluster: [],
 };
 
+/** Every field a request of each op may carry, built once. */
+const ALLOWED_FIELDS: Readonly<Record<ClientOp, ReadonlySet<string>>> = (() => {
+  const allowed = {} as Record<ClientOp, ReadonlySet<string>>;
+  for (const op of OPS) allowed[op] = new Set(["id", "op", ...FIELDS[op]]);
+  return allowed;
+})();
+
 const STRING_BYTES_MAX = 512;
 const REQUEST_ID_MAX = 2 ** 32 - 1;
 
@@ -123,39 +130,42 @@ export function parseClientRequest(input: unknown): ClientRequest {
   if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > REQUEST_ID_MAX) bad("id must be an integer in [0, 2^32)");
   const op = raw["op"];
   if (typeof op !== "string" || !(OPS as readonly string[]).includes(op)) bad(`op must be one of ${OPS.join(", ")}`);
-  const allowed = new Set(["id", "op", ...FIELDS[op as ClientOp]]);
-  for (const key of Object.keys(raw)) if (!allowed.has(key)) bad(`unexpected field "${key}" for ${op}`);
-  const str = (field: string): string => {
-    const v = raw[field];
-    if (typeof v !== "string" || v.length > STRING_BYTES_MAX) bad(`${field} must be a string of at most ${STRING_BYTES_MAX} characters`);
-    return v as string;
-  };
-  const int = (field: string): number => {
-    const v = raw[field];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) bad(`${field} must be a non-negative integer`);
-    return v as number;
-  };
-  const seq = (): Sequenced => ({ clientId: str("clientId"), seq: int("seq") });
+  const allowed = ALLOWED_FIELDS[op as ClientOp];
+  // for...in sees own keys here: decoded requests are plain objects (codec.ts sanitize).
+  for (const key in raw) if (!allowed.has(key)) bad(`unexpected field "${key}" for ${op}`);
+  const str = (field: string): string => stringField(raw, field);
+  const int = (field: string): number => integerField(raw, field);
+  // One literal per op, not a spread of the shared fields: this runs for every request.
   switch (op as ClientOp) {
     case "openSession":
-      return { id, op: "openSession", region: str("region"), ttlMs: int("ttlMs"), ...seq() };
+      return { id, op: "openSession", region: str("region"), ttlMs: int("ttlMs"), clientId: str("clientId"), seq: int("seq") };
     case "keepAlive":
-      return { id, op: "keepAlive", region: str("region"), sessionId: int("sessionId"), ...seq() };
+      return { id, op: "keepAlive", region: str("region"), sessionId: int("sessionId"), clientId: str("clientId"), seq: int("seq") };
     case "closeSession":
-      return { id, op: "closeSession", region: str("region"), sessionId: int("sessionId"), ...seq() };
+      return { id, op: "closeSession", region: str("region"), sessionId: int("sessionId"), clientId: str("clientId"), seq: int("seq") };
     case "acquire": {
       const mode = raw["mode"];
       if (mode !== "exclusive" && mode !== "shared") bad('mode must be "exclusive" or "shared"');
-      return { id, op: "acquire", name: str("name"), sessionId: int("sessionId"), mode: mode as "exclusive" | "shared", waitMs: int("waitMs"), owner: str("owner"), ...seq() };
+      return {
+        id,
+        op: "acquire",
+        name: str("name"),
+        sessionId: int("sessionId"),
+        mode: mode as "exclusive" | "shared",
+        waitMs: int("waitMs"),
+        owner: str("owner"),
+        clientId: str("clientId"),
+        seq: int("seq"),
+      };
     }
     case "release":
-      return { id, op: "release", name: str("name"), sessionId: int("sessionId"), ...seq() };
+      return { id, op: "release", name: str("name"), sessionId: int("sessionId"), clientId: str("clientId"), seq: int("seq") };
     case "globalAcquire":
-      return { id, op: "globalAcquire", name: str("name"), ttlMs: int("ttlMs"), owner: str("owner"), timeoutMs: int("timeoutMs"), ...seq() };
+      return { id, op: "globalAcquire", name: str("name"), ttlMs: int("ttlMs"), owner: str("owner"), timeoutMs: int("timeoutMs"), clientId: str("clientId"), seq: int("seq") };
     case "globalRenew":
-      return { id, op: "globalRenew", name: str("name"), token: int("token"), ttlMs: int("ttlMs"), timeoutMs: int("timeoutMs"), ...seq() };
+      return { id, op: "globalRenew", name: str("name"), token: int("token"), ttlMs: int("ttlMs"), timeoutMs: int("timeoutMs"), clientId: str("clientId"), seq: int("seq") };
     case "globalRelease":
-      return { id, op: "globalRelease", name: str("name"), token: int("token"), timeoutMs: int("timeoutMs"), ...seq() };
+      return { id, op: "globalRelease", name: str("name"), token: int("token"), timeoutMs: int("timeoutMs"), clientId: str("clientId"), seq: int("seq") };
     case "status":
       return { id, op: "status", name: str("name") };
     case "cluster":
@@ -188,4 +198,16 @@ export function scopeOfName(name: string, regions: readonly string[]): NameScope
     throw new RequestError("INVALID_NAME", `lock name "${name}" names no region (regions: ${regions.join(", ")}, or global)`);
   }
   return { kind: "regional", region: prefix };
+}
+
+function stringField(raw: Record<string, unknown>, field: string): string {
+  const v = raw[field];
+  if (typeof v !== "string" || v.length > STRING_BYTES_MAX) bad(`${field} must be a string of at most ${STRING_BYTES_MAX} characters`);
+  return v as string;
+}
+
+function integerField(raw: Record<string, unknown>, field: string): number {
+  const v = raw[field];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) bad(`${field} must be a non-negative integer`);
+  return v as number;
 }
