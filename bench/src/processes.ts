@@ -100,7 +100,17 @@ export function startServer(name: string, command: string, args: readonly string
   const stop = async (deadlineMs = DEFAULT_STOP_MS): Promise<void> => {
     if (!hasExited) {
       child.kill("SIGTERM");
-      const timedOut = await Promise.race([exitPromise.then(() => false), sleep(deadlineMs).then(() => true)]);
+      // The deadline's timer is cancelled once the process exits, so it cannot hold the
+      // runner's event loop open for the rest of deadlineMs.
+      const deadline = new AbortController();
+      const timedOut = await Promise.race([
+        exitPromise.then(() => false),
+        sleep(deadlineMs, undefined, { signal: deadline.signal }).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      deadline.abort();
       if (timedOut && !hasExited) {
         child.kill("SIGKILL");
         await exitPromise;

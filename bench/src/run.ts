@@ -18,11 +18,12 @@ import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
 import { suite as geolockGlobalSuite } from "./suites/geolock-global.js";
 import { suite as geolockSuite } from "./suites/geolock.js";
+import { suite as lockPathSuite } from "./suites/lock-path.js";
 import { suite as raftInProcessSuite } from "./suites/raft-inprocess.js";
 import { suite as redisSuite } from "./suites/redis.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
