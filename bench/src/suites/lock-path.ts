@@ -40,6 +40,7 @@ import {
   RegionApplication,
   RequestRouter,
   type Clock,
+  type LockServiceNode,
   type Topology,
 } from "@geolock/server";
 import { MemoryTransportNetwork, type ClientRequest, type ClientResponse, type MemoryTransport } from "@geolock/transport";
@@ -213,14 +214,13 @@ function cycleName(worker: number): string {
 // Server request path
 
 /** The type LockService.attach takes (RegionNode, a class this stub cannot extend). */
-type AttachedNode = Parameters<LockService["attach"]>[0];
 
 /**
  * Stands in for RegionNode: every proposed entry is committed, and applied through the
  * region's application, on the next setImmediate, in proposal order (a leader alone with
  * a zero-latency disk). Leadership is fixed; after stop() it refuses proposals.
  */
-class CommitAtOnceNode {
+class CommitAtOnceNode implements LockServiceNode {
   private lastIndex = 0;
   private pending: Entry[] = [];
   private scheduled = false;
@@ -295,9 +295,8 @@ async function serverRig(concurrency: number): Promise<Rig> {
   // The node's settings (geolock-node.ts).
   const locks = new LockService({ region: REGION, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf }, clock, logger);
   const app = new RegionApplication(locks, global);
-  const node = new CommitAtOnceNode(app) satisfies Pick<AttachedNode, "propose" | "linearizableRead">;
-  // LockService calls only propose and linearizableRead (checked just above) of its node.
-  locks.attach(node as unknown as AttachedNode);
+  const node = new CommitAtOnceNode(app);
+  locks.attach(node);
   global.attach(node);
   // Only the lock service is told it leads: a leading GlobalService would run its Paxos
   // proposer's 10 ms ticker, which is no part of a regional lock cycle.

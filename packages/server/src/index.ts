@@ -5,7 +5,7 @@ export { MonotonicClock, type Clock } from "./clock.js";
 export { GeolockNode, RAFT_TIMING } from "./geolock-node.js";
 export { localTopology, parseTopology, peerName, LOCAL_REGIONS, type Topology, type RegionSpec, type NodeAddress } from "./topology.js";
 // The pieces of a node's request path, for in-process benchmarks (bench/src/suites/lock-path.ts).
-export { LockService, type LockServiceOptions } from "./lock-service.js";
+export { LockService, type LockServiceNode, type LockServiceOptions } from "./lock-service.js";
 export { RegionApplication } from "./region-application.js";
 export { RequestRouter, type RouterOptions } from "./request-router.js";
 export { GlobalService, DEFAULT_GLOBAL_TIMING, type GlobalServiceOptions } from "./global-service.js";

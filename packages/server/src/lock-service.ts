@@ -59,10 +59,13 @@ interface ParkedWait {
 /** A lock command as RegionApplication took it out of its entry envelope. */
 export type LockEntryCommand = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
+/** What the lock service needs of its Raft node: proposing entries and linearizable reads. */
+export type LockServiceNode = Pick<RegionNode, "propose" | "linearizableRead">;
+
 /** The regional part of the region's replicated application (region-application.ts dispatches to it). */
 export class LockService {
   private machine = new LockStateMachine();
-  private node: RegionNode | undefined;
+  private node: LockServiceNode | undefined;
   private role: Role = "follower";
   private leader: NodeId = NO_NODE;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -80,7 +83,7 @@ export class LockService {
     private readonly logger: Logger,
   ) {}
 
-  attach(node: RegionNode): void {
+  attach(node: LockServiceNode): void {
     this.node = node;
   }
 
@@ -344,7 +347,7 @@ export class LockService {
     else this.parked.set(key, rest);
   }
 
-  private requireNode(): RegionNode {
+  private requireNode(): LockServiceNode {
     if (this.node === undefined) throw new Error("lock service used before its Raft node was attached");
     return this.node;
   }
