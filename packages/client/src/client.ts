@@ -271,8 +271,7 @@ export class GeolockClient {
     const startedAtMs = this.clock.now();
     const deadlineMs = startedAtMs + request.waitMs + this.settings.requestTimeoutMs;
     for (let round = 1; ; round++) {
-      const live = this.sessions.get(request.region);
-      const session = live?.isLive() === true ? live : await this.sessionFor(request.region, deadlineMs, signal);
+      const session = await this.sessionFor(request.region, deadlineMs, signal);
       try {
         return await this.acquireOn(session, request, startedAtMs, deadlineMs, signal);
       } catch (error) {
