@@ -1,4 +1,5 @@
-// The built `geolock` CLI (packages/client/dist/cli.js) as a child process for end-to-end
+// The `geolock` command as npm links it (packages/client/bin/geolock.js, which runs the built
+// packages/client/dist/cli.js) as a child process for end-to-end
 // tests: its --json events are read line by line from stdout, it can be killed, paused and
 // resumed, and every process started here is killed by killAllCli() in the test's afterAll.
 
@@ -7,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, waitFor } from "./cluster.js";
 
-export const CLI_ENTRY = join(ROOT, "packages/client/dist/cli.js");
+export const CLI_ENTRY = join(ROOT, "packages/client/bin/geolock.js");
+const CLI_BUILT = join(ROOT, "packages/client/dist/cli.js");
 
 export interface CliExit {
   readonly code: number | null;
@@ -23,7 +25,7 @@ export class CliProcess {
   private readonly exit: Promise<CliExit>;
 
   constructor(args: readonly string[]) {
-    if (!existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} is missing: run "npx tsc -b packages/client" first`);
+    if (!existsSync(CLI_BUILT)) throw new Error(`${CLI_BUILT} is missing: run "npx tsc -b packages/client" first`);
     this.child = spawn(process.execPath, [CLI_ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
     this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
