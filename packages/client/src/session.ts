@@ -73,7 +73,6 @@ export class RegionSession implements CallStop {
     return this.state;
   }
 
-
   /** CallStop: a request on the session stops when the session ends. */
   get stopped(): boolean {
     return this.state !== "live";
