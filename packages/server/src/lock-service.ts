@@ -73,8 +73,11 @@ export class LockService {
   /** Commands of this turn not yet proposed, and whether their flush is queued. */
   private batch: { readonly command: LockCommand; readonly waiter: AnswerWaiter }[] = [];
   private batchFlushQueued = false;
-  /** Acquires answered "queued", keyed by session and name, until granted or timed out. */
-  private readonly parked = new Map<string, ParkedWait[]>();
+  /**
+   * Acquires answered "queued", by session and then name, until granted or timed out. By
+   * session first, so that closing a session finds its waits without scanning everyone's.
+   */
+  private readonly parked = new Map<number, Map<string, ParkedWait[]>>();
   private readonly pushListeners = new Set<(clientId: string, push: ClientPush) => void>();
 
   constructor(
@@ -147,11 +150,8 @@ export class LockService {
       answer.type === "sessionClosed"
         ? new RequestError("SESSION_EXPIRED", `session ${sessionId} was closed while waiting`)
         : new RequestError("TIMEOUT", `the wait for ${String(name)} was withdrawn`);
-    for (const key of [...this.parked.keys()]) {
-      if (answer.type === "waitCancelled" ? key === parkKey(sessionId, String(name)) : key.startsWith(`${sessionId}\u0000`)) {
-        this.settleParked(key, (w) => w.reject(error));
-      }
-    }
+    const names = answer.type === "waitCancelled" ? [String(name)] : [...(this.parked.get(sessionId)?.keys() ?? [])];
+    for (const waited of names) this.settleParked(sessionId, waited, (w) => w.reject(error));
   }
 
   snapshot(): Uint8Array {
@@ -187,10 +187,12 @@ export class LockService {
     }
     this.proposals.clear();
     for (const { waiter } of this.batch.splice(0)) waiter.reject(error);
-    for (const waits of this.parked.values()) {
-      for (const w of waits) {
-        clearTimeout(w.timer);
-        w.reject(error);
+    for (const byName of this.parked.values()) {
+      for (const waits of byName.values()) {
+        for (const w of waits) {
+          clearTimeout(w.timer);
+          w.reject(error);
+        }
       }
     }
     this.parked.clear();
@@ -284,16 +286,17 @@ export class LockService {
     if (!status.waiters.some((w) => w.sessionId === sessionId)) {
       return Promise.reject(new RequestError("TIMEOUT", `the wait for ${name} has ended without a grant`));
     }
-    const key = parkKey(sessionId, name);
     return new Promise((resolve, reject) => {
       // Backstop only: the state machine times the wait out through a committed tick.
       const timer = setTimeout(() => {
-        this.unpark(key, wait);
+        this.unpark(sessionId, name, wait);
         reject(new RequestError("TIMEOUT", `no grant or timeout for ${name} was applied within the wait; the wait may still be granted`));
       }, waitMs + this.options.proposalTimeoutMs);
       const wait: ParkedWait = { resolve, reject, timer };
-      const list = this.parked.get(key);
-      if (list === undefined) this.parked.set(key, [wait]);
+      let byName = this.parked.get(sessionId);
+      if (byName === undefined) this.parked.set(sessionId, (byName = new Map()));
+      const list = byName.get(name);
+      if (list === undefined) byName.set(name, [wait]);
       else list.push(wait);
     });
   }
@@ -301,18 +304,14 @@ export class LockService {
   private dispatch(event: LockEvent): void {
     switch (event.type) {
       case "granted":
-        this.settleParked(parkKey(event.sessionId, event.name), (w) =>
-          w.resolve({ type: "granted", name: event.name, mode: event.mode, token: event.token }),
-        );
+        this.settleParked(event.sessionId, event.name, (w) => w.resolve({ type: "granted", name: event.name, mode: event.mode, token: event.token }));
         return;
       case "waitTimedOut":
-        this.settleParked(parkKey(event.sessionId, event.name), (w) =>
-          w.reject(new RequestError("TIMEOUT", `waited for ${event.name} until the deadline`)),
-        );
+        this.settleParked(event.sessionId, event.name, (w) => w.reject(new RequestError("TIMEOUT", `waited for ${event.name} until the deadline`)));
         return;
       case "sessionExpired": {
         for (const name of event.cancelledWaits) {
-          this.settleParked(parkKey(event.sessionId, name), (w) => w.reject(new RequestError("SESSION_EXPIRED", `session ${event.sessionId} expired while waiting for ${name}`)));
+          this.settleParked(event.sessionId, name, (w) => w.reject(new RequestError("SESSION_EXPIRED", `session ${event.sessionId} expired while waiting for ${name}`)));
         }
         const push: ClientPush = {
           push: "sessionExpired",
@@ -329,32 +328,34 @@ export class LockService {
     }
   }
 
-  private settleParked(key: string, settle: (wait: ParkedWait) => void): void {
-    const waits = this.parked.get(key);
-    if (waits === undefined) return;
-    this.parked.delete(key);
+  private settleParked(sessionId: number, name: string, settle: (wait: ParkedWait) => void): void {
+    const byName = this.parked.get(sessionId);
+    const waits = byName?.get(name);
+    if (byName === undefined || waits === undefined) return;
+    byName.delete(name);
+    if (byName.size === 0) this.parked.delete(sessionId);
     for (const wait of waits) {
       clearTimeout(wait.timer);
       settle(wait);
     }
   }
 
-  private unpark(key: string, wait: ParkedWait): void {
-    const waits = this.parked.get(key);
-    if (waits === undefined) return;
+  private unpark(sessionId: number, name: string, wait: ParkedWait): void {
+    const byName = this.parked.get(sessionId);
+    const waits = byName?.get(name);
+    if (byName === undefined || waits === undefined) return;
     const rest = waits.filter((w) => w !== wait);
-    if (rest.length === 0) this.parked.delete(key);
-    else this.parked.set(key, rest);
+    if (rest.length > 0) byName.set(name, rest);
+    else {
+      byName.delete(name);
+      if (byName.size === 0) this.parked.delete(sessionId);
+    }
   }
 
   private requireNode(): LockServiceNode {
     if (this.node === undefined) throw new Error("lock service used before its Raft node was attached");
     return this.node;
   }
-}
-
-function parkKey(sessionId: number, name: string): string {
-  return `${sessionId}\u0000${name}`;
 }
 
 /**

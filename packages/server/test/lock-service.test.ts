@@ -1,0 +1,117 @@
+// LockService over a stub Raft node that commits every proposal at once: acquires answered
+// "queued" stay parked until the state machine grants them, times them out, or ends their
+// session, and each of those ends exactly the waits it concerns.
+
+import { asRegionId, paxosConfig } from "@geolock/paxos";
+import { asIndex, asTerm, asNodeId, type Entry, type ProposeResult } from "@geolock/raft";
+import { MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
+import { LockService, type LockServiceNode } from "../src/lock-service.js";
+import { PaxosPeers } from "../src/paxos-peers.js";
+import { RegionApplication } from "../src/region-application.js";
+import type { Topology } from "../src/topology.js";
+
+const REGION = "us-east";
+const topology: Topology = { clusterId: "test", regions: [{ name: REGION, id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 9100 }] }] };
+const logger = pino({ level: "silent" });
+const clock = { nowMs: () => 1_000_000 };
+
+/** Commits each proposal on the next turn, in proposal order. */
+class CommitAtOnce implements LockServiceNode {
+  private index = 0;
+  constructor(private readonly app: RegionApplication) {}
+  propose(data: Uint8Array): ProposeResult {
+    this.index += 1;
+    const entry: Entry = { index: asIndex(this.index), term: asTerm(1), kind: "normal", data };
+    setImmediate(() => this.app.applyEntry(entry));
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+  linearizableRead(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+let transports: MemoryTransport[] = [];
+let services: LockService[] = [];
+
+function service(): LockService {
+  const network = new MemoryTransportNetwork();
+  const transport = network.create(`${REGION}/1`);
+  transports.push(transport);
+  const region = asRegionId(REGION);
+  const paxos = paxosConfig([region]);
+  const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
+  const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf: (id) => `${REGION}/${id}` }, clock, peers, logger);
+  const locks = new LockService({ region: REGION, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf: (id) => `${REGION}/${id}` }, clock, logger);
+  locks.attach(new CommitAtOnce(new RegionApplication(locks, global)));
+  locks.onLeadership("leader", asNodeId(1));
+  services.push(locks);
+  return locks;
+}
+
+afterEach(async () => {
+  for (const s of services) s.stop();
+  await Promise.all(transports.map((t) => t.close()));
+  services = [];
+  transports = [];
+});
+
+/** A client of the service: its own id and sequence numbers, one session. */
+async function client(locks: LockService, clientId: string) {
+  let seq = 0;
+  const opened = await locks.submit({ type: "openSession", clientId, seq: ++seq, ttlMs: 60_000 });
+  if (opened.type !== "sessionOpened") throw new Error(JSON.stringify(opened));
+  const sessionId = opened.sessionId;
+  return {
+    acquire: (name: string, waitMs = 0) => locks.submit({ type: "acquire", clientId, seq: ++seq, sessionId, name, mode: "exclusive", waitMs, owner: clientId }),
+    release: (name: string) => locks.submit({ type: "release", clientId, seq: ++seq, sessionId, name }),
+    close: () => locks.submit({ type: "closeSession", clientId, seq: ++seq, sessionId }),
+  };
+}
+
+/** Whether a promise has settled, after letting pending turns run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  return done;
+}
+
+describe("parked acquires", () => {
+  it("end with TIMEOUT when their session withdraws the wait, leaving other sessions' waits parked", async () => {
+    const locks = service();
+    const [a, b, c] = [await client(locks, "a"), await client(locks, "b"), await client(locks, "c")];
+    expect(await a.acquire("us-east:x")).toMatchObject({ type: "granted" });
+    const bWaits = b.acquire("us-east:x", 60_000);
+    const cWaits = c.acquire("us-east:x", 60_000);
+    expect(await settled(bWaits)).toBe(false);
+    expect(await b.release("us-east:x")).toMatchObject({ type: "waitCancelled" });
+    await expect(bWaits).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(await settled(cWaits)).toBe(false);
+    await a.release("us-east:x");
+    await expect(cWaits).resolves.toMatchObject({ type: "granted", name: "us-east:x" });
+  });
+
+  it("all end with SESSION_EXPIRED when their session closes, and only that session's", async () => {
+    const locks = service();
+    const [a, b, c] = [await client(locks, "a"), await client(locks, "b"), await client(locks, "c")];
+    await a.acquire("us-east:x");
+    await a.acquire("us-east:y");
+    const bOnX = b.acquire("us-east:x", 60_000);
+    const bOnY = b.acquire("us-east:y", 60_000);
+    const cOnY = c.acquire("us-east:y", 60_000);
+    expect(await settled(Promise.race([bOnX, bOnY, cOnY]))).toBe(false);
+    expect(await b.close()).toMatchObject({ type: "sessionClosed" });
+    await expect(bOnX).rejects.toMatchObject({ code: "SESSION_EXPIRED" });
+    await expect(bOnY).rejects.toMatchObject({ code: "SESSION_EXPIRED" });
+    expect(await settled(cOnY)).toBe(false);
+    await a.release("us-east:y");
+    await expect(cOnY).resolves.toMatchObject({ type: "granted", name: "us-east:y" });
+  });
+});
