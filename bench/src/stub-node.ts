@@ -23,16 +23,13 @@ import {
   type ClientRequest,
   type ClientResponse,
 } from "@geolock/transport";
+import { CLIENT_FRAME_DECODE_DEPTH, DEFAULT_CLIENT_LIMITS } from "@geolock/server";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 
 const REGION = "bench";
 const NODE_NAME = `${REGION}/1`;
 const HOST = "127.0.0.1";
 const PATH = "/client";
-/** The real endpoint's limits (client-endpoint.ts DEFAULT_CLIENT_LIMITS). */
-const MAX_FRAME_BYTES = 1 << 20;
-const REQUESTS_PER_FRAME_MAX = 1024;
-const DECODE_DEPTH_MAX = 8;
 /** Bounds on what a misbehaving client could make the stub hold. */
 const SESSIONS_MAX = 100_000;
 const HELD_MAX = 100_000;
@@ -154,8 +151,8 @@ function expired(id: number, sessionId: number): ClientResponse {
 /** The answers to one frame, in request order; undefined for a frame the real endpoint would close the connection over. */
 function answerFrame(state: StubState, data: RawData, isBinary: boolean): ClientResponse[] | undefined {
   if (!isBinary || !Buffer.isBuffer(data)) return undefined;
-  const decoded = decodePlain(data, DECODE_DEPTH_MAX);
-  if (!decoded.ok || !Array.isArray(decoded.value) || decoded.value.length > REQUESTS_PER_FRAME_MAX) return undefined;
+  const decoded = decodePlain(data, CLIENT_FRAME_DECODE_DEPTH);
+  if (!decoded.ok || !Array.isArray(decoded.value) || decoded.value.length > DEFAULT_CLIENT_LIMITS.requestsPerFrameMax) return undefined;
   const answers: ClientResponse[] = [];
   for (const item of decoded.value as readonly unknown[]) {
     let request: ClientRequest;
@@ -184,7 +181,7 @@ function main(argv: readonly string[]): void {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
-  const wss = new WebSocketServer({ server: http, path: PATH, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  const wss = new WebSocketServer({ server: http, path: PATH, maxPayload: DEFAULT_CLIENT_LIMITS.maxFrameBytes, perMessageDeflate: false });
   let state: StubState | undefined;
   wss.on("connection", (socket: WebSocket) => {
     socket.on("message", (data: RawData, isBinary: boolean) => {

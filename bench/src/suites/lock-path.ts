@@ -16,18 +16,19 @@
 //   protocol answered at once from a few maps). The CPU reported is this process's: the
 //   library, its socket and codec, and the closed loop; the stub's own CPU is not counted.
 //
-// Each scenario runs at concurrency 1, 16 and 64 (closed-loop workers). Per repeat the
-// wiring (or the client connection) is made fresh, sessions are opened, then a warm-up and
-// a measured window run, each a closed loop that ends at its deadline (every worker
-// finishes the cycle it is in). Reported: cycles/s, the latency of one cycle, and CPU time
-// per cycle: process.cpuUsage (user + system) over the measured window divided by the
-// cycles completed in it; each number is the median over the repeats. Every acquire must
-// answer "granted" and every release "released" for the worker's own name; anything else
-// fails the run instead of producing a number.
+// Each scenario runs at concurrency 1, 16 and 64 (closed-loop workers, load.ts). Per repeat
+// the wiring (or the client connection) is made fresh and sessions are opened; then a
+// warm-up loop and a measured loop run back to back, as two closed loops so that this
+// process's CPU time (process.cpuUsage, user + system) can be read around the measured one
+// alone. CPU per cycle is that time over the cycles completed in the window; it also counts
+// the at most `concurrency` cycles still running when the window closes (under 0.1 % at
+// the default 5 s). Reported: cycles/s, the latency of one cycle, and CPU per cycle, each
+// the median over the repeats. Every acquire must answer "granted" and every release
+// "released" for the worker's own name; the first failure fails the run instead of
+// producing a number.
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { GeolockClient } from "@geolock/client";
 import { asRegionId, paxosConfig } from "@geolock/paxos";
@@ -45,7 +46,7 @@ import {
 } from "@geolock/server";
 import { MemoryTransportNetwork, type ClientRequest, type ClientResponse, type MemoryTransport } from "@geolock/transport";
 import { pino } from "pino";
-import { Histogram } from "../histogram.js";
+import { runClosedLoop, type LoadResult } from "../load.js";
 import { startServer, waitUntil, type ServerProcess } from "../processes.js";
 import { median } from "../scenario.js";
 import type { BenchOptions, BenchSuite, RunSample, ScenarioResult } from "../suite.js";
@@ -57,10 +58,8 @@ const SESSION_TTL_MS = 60_000;
 /** The server's clock stands still: no session or wait can expire during a run. */
 const FIXED_NOW_MS = 1_000_000;
 const TERM = asTerm(1);
-/** Bound on cycles per worker per window, whatever the window's duration. */
-const CYCLES_PER_WORKER_MAX = 50_000_000;
-/** How long a window may run past its deadline (the cycles in progress) before it counts as hung. */
-const DRAIN_MS = 15_000;
+/** Bound on cycles per loop, whatever the window's duration. */
+const CYCLES_PER_LOOP_MAX = 50_000_000;
 /** Bound on opening or closing the sessions of one repeat. */
 const SETUP_TIMEOUT_MS = 15_000;
 const STUB_START_TIMEOUT_MS = 10_000;
@@ -70,15 +69,6 @@ const STUB_SCRIPT = fileURLToPath(new URL("../stub-node.js", import.meta.url));
 
 /** One lock cycle of worker `worker`; throws on any answer but "granted" then "released". */
 type Cycle = (worker: number) => Promise<void>;
-
-interface WindowResult {
-  readonly cycles: number;
-  readonly elapsedMs: number;
-  readonly cyclesPerSecond: number;
-  readonly cpuMicrosPerCycle: number;
-  readonly userMicrosPerCycle: number;
-  readonly latency: Histogram;
-}
 
 /** Rejects with `what` if `promise` has not settled within `ms`. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -93,52 +83,26 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-/**
- * A closed loop of `concurrency` workers running `cycle` until `seconds` have passed (or
- * CYCLES_PER_WORKER_MAX each); the CPU time of this process over the whole window. The
- * first failed cycle stops every worker and fails the window.
- */
-async function runWindow(concurrency: number, seconds: number, cycle: Cycle): Promise<WindowResult> {
-  const latency = new Histogram();
-  const state = { stopped: false, cycles: 0 };
+interface Window {
+  readonly load: LoadResult;
+  readonly cpuMicrosPerCycle: number;
+  readonly userMicrosPerCycle: number;
+}
+
+/** A closed loop of `cycle` for `seconds`; the first failed cycle stops it and throws. */
+function closedLoop(concurrency: number, seconds: number, cycle: Cycle): Promise<LoadResult> {
+  return runClosedLoop({ concurrency, warmupMs: 0, measureMs: seconds * 1000, maxOps: CYCLES_PER_LOOP_MAX, maxErrors: 0, op: cycle });
+}
+
+/** The warm-up loop, then the measured loop with this process's CPU time around it. */
+async function measureWindow(concurrency: number, options: BenchOptions, cycle: Cycle): Promise<Window> {
+  if (options.warmupSeconds > 0) await closedLoop(concurrency, options.warmupSeconds, cycle);
   const cpuStart = process.cpuUsage();
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  const worker = async (w: number): Promise<void> => {
-    let now = performance.now();
-    for (let k = 0; k < CYCLES_PER_WORKER_MAX && now < deadline && !state.stopped; k++) {
-      const t0 = now;
-      try {
-        await cycle(w);
-      } catch (error) {
-        state.stopped = true;
-        throw error;
-      }
-      now = performance.now();
-      latency.recordMs(now - t0);
-      state.cycles += 1;
-    }
-  };
-  const workers = Array.from({ length: concurrency }, (_, w) => worker(w));
-  let settled: PromiseSettledResult<void>[];
-  try {
-    settled = await within(Promise.allSettled(workers), seconds * 1000 + DRAIN_MS, `a ${seconds} s window at c=${concurrency}`);
-  } finally {
-    state.stopped = true;
-  }
-  const elapsedMs = performance.now() - start;
+  const load = await closedLoop(concurrency, options.measureSeconds, cycle);
   const cpu = process.cpuUsage(cpuStart);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  if (failed !== undefined) throw failed.reason instanceof Error ? failed.reason : new Error(`lock-path: a cycle failed: ${String(failed.reason)}`);
-  const cycles = state.cycles;
-  return {
-    cycles,
-    elapsedMs,
-    cyclesPerSecond: (cycles * 1000) / elapsedMs,
-    cpuMicrosPerCycle: cycles > 0 ? (cpu.user + cpu.system) / cycles : 0,
-    userMicrosPerCycle: cycles > 0 ? cpu.user / cycles : 0,
-    latency,
-  };
+  if (load.unfinishedWorkers > 0) throw new Error(`lock-path: ${load.unfinishedWorkers} cycles never finished`);
+  const cycles = Math.max(load.ops, 1);
+  return { load, cpuMicrosPerCycle: (cpu.user + cpu.system) / cycles, userMicrosPerCycle: cpu.user / cycles };
 }
 
 /** What one repeat needs: the cycle to run, and how to undo its setup. */
@@ -157,14 +121,13 @@ interface PathSpec {
 }
 
 async function measurePath(options: BenchOptions, spec: PathSpec, concurrency: number): Promise<ScenarioResult> {
-  const windows: WindowResult[] = [];
+  const windows: Window[] = [];
   for (let repeat = 0; repeat < options.repeats; repeat++) {
-    let window: WindowResult;
+    let window: Window;
     try {
       const rig = await spec.rig(concurrency);
       try {
-        await runWindow(concurrency, options.warmupSeconds, rig.cycle);
-        window = await runWindow(concurrency, options.measureSeconds, rig.cycle);
+        window = await measureWindow(concurrency, options, rig.cycle);
       } finally {
         await rig.close();
       }
@@ -172,20 +135,16 @@ async function measurePath(options: BenchOptions, spec: PathSpec, concurrency: n
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(`lock-path: ${spec.scenario} c=${concurrency} run ${repeat + 1}: ${message}`, { cause: error });
     }
-    if (window.cycles === 0) throw new Error(`lock-path: ${spec.scenario} c=${concurrency} completed no cycle in its window`);
+    if (window.load.ops === 0) throw new Error(`lock-path: ${spec.scenario} c=${concurrency} completed no cycle in its window`);
     windows.push(window);
     process.stderr.write(
-      `  ${spec.scenario} c=${concurrency} run ${repeat + 1}/${options.repeats}: ${window.cyclesPerSecond.toFixed(0)} cycles/s, ` +
-        `${window.cpuMicrosPerCycle.toFixed(2)} us CPU/cycle, p50 ${window.latency.quantileMs(0.5).toFixed(3)} ms\n`,
+      `  ${spec.scenario} c=${concurrency} run ${repeat + 1}/${options.repeats}: ${window.load.opsPerSecond.toFixed(0)} cycles/s, ` +
+        `${window.cpuMicrosPerCycle.toFixed(2)} us CPU/cycle, p50 ${window.load.latency.p50Ms.toFixed(3)} ms\n`,
     );
     // Let the event loop settle (closed sockets, stderr) between repeats.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const runs: RunSample[] = windows.map((w) => ({
-    opsPerSecond: w.cyclesPerSecond,
-    p50Ms: w.latency.quantileMs(0.5),
-    p99Ms: w.latency.quantileMs(0.99),
-  }));
+  const runs: RunSample[] = windows.map((w) => ({ opsPerSecond: w.load.opsPerSecond, p50Ms: w.load.latency.p50Ms, p99Ms: w.load.latency.p99Ms }));
   return {
     scenario: spec.scenario,
     system: spec.system,
@@ -193,13 +152,13 @@ async function measurePath(options: BenchOptions, spec: PathSpec, concurrency: n
     opsPerSecond: median(runs.map((r) => r.opsPerSecond)),
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
-    p999Ms: median(windows.map((w) => w.latency.quantileMs(0.999))),
+    p999Ms: median(windows.map((w) => w.load.latency.p999Ms)),
     runs,
     extra: {
       cpuMicrosPerCycle: median(windows.map((w) => w.cpuMicrosPerCycle)),
       userMicrosPerCycle: median(windows.map((w) => w.userMicrosPerCycle)),
       cpuMicrosPerCycleRuns: windows.map((w) => w.cpuMicrosPerCycle.toFixed(2)).join(" / "),
-      cyclesPerRepeat: median(windows.map((w) => w.cycles)),
+      cyclesPerRepeat: median(windows.map((w) => w.load.ops)),
       cpuIs: spec.cpuIs,
       latencyIs: spec.latencyIs,
     },
@@ -212,8 +171,6 @@ function cycleName(worker: number): string {
 
 // ---------------------------------------------------------------------------------------
 // Server request path
-
-/** The type LockService.attach takes (RegionNode, a class this stub cannot extend). */
 
 /**
  * Stands in for RegionNode: every proposed entry is committed, and applied through the

@@ -29,6 +29,9 @@ export interface ClientEndpointLimits {
   readonly idleTimeoutMs: number;
 }
 
+/** Nesting a client frame may have: the frame array, a request map, and no deeper. */
+export const CLIENT_FRAME_DECODE_DEPTH = 8;
+
 export const DEFAULT_CLIENT_LIMITS: ClientEndpointLimits = {
   maxFrameBytes: 1 << 20,
   requestsPerFrameMax: 1024,
@@ -109,7 +112,7 @@ export class ClientEndpoint {
 
   private onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
     connection.alive = true;
-    const decoded = isBinary ? decodePlain(data, 8) : ({ ok: false, reason: "text frame" } as const);
+    const decoded = isBinary ? decodePlain(data, CLIENT_FRAME_DECODE_DEPTH) : ({ ok: false, reason: "text frame" } as const);
     if (!decoded.ok || !Array.isArray(decoded.value) || decoded.value.length > this.limits.requestsPerFrameMax) {
       this.counters.framesRejected += 1;
       const reason = decoded.ok ? "a frame must be an array of at most requestsPerFrameMax requests" : decoded.reason;

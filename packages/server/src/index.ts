@@ -10,3 +10,4 @@ export { RegionApplication } from "./region-application.js";
 export { RequestRouter, type RouterOptions } from "./request-router.js";
 export { GlobalService, DEFAULT_GLOBAL_TIMING, type GlobalServiceOptions } from "./global-service.js";
 export { PaxosPeers, type PaxosPeersOptions } from "./paxos-peers.js";
+export { CLIENT_FRAME_DECODE_DEPTH, DEFAULT_CLIENT_LIMITS, type ClientEndpointLimits } from "./client-endpoint.js";
