@@ -21,9 +21,10 @@ import { suite as geolockSuite } from "./suites/geolock.js";
 import { suite as lockPathSuite } from "./suites/lock-path.js";
 import { suite as raftInProcessSuite } from "./suites/raft-inprocess.js";
 import { suite as redisSuite } from "./suites/redis.js";
+import { suite as versusSuite } from "./suites/versus.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite, versusSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 

@@ -30,25 +30,65 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] as number) + hi) / 2;
 }
 
+/**
+ * A scenario set up and ready to be measured (clients connected, leases granted): the load
+ * to run, and how to release what the setup took once every repeat has run.
+ */
+export interface PreparedScenario {
+  readonly spec: ScenarioSpec;
+  dispose(): Promise<void>;
+}
+
 /** Runs `spec` options.repeats times and reports medians; logs each repeat to stderr. */
 export async function measureScenario(options: BenchOptions, spec: ScenarioSpec): Promise<ScenarioResult> {
   const runs: LoadResult[] = [];
-  for (let i = 0; i < options.repeats; i++) {
-    const r = await runClosedLoop({
-      concurrency: spec.concurrency,
-      warmupMs: options.warmupSeconds * 1000,
-      measureMs: options.measureSeconds * 1000,
-      maxOps: spec.maxOps ?? DEFAULT_MAX_OPS,
-      op: spec.op,
-    });
-    runs.push(r);
-    process.stderr.write(
-      `  ${spec.scenario} c=${spec.concurrency} run ${i + 1}/${options.repeats}: ` +
-        `${r.opsPerSecond.toFixed(0)} ops/s p50 ${r.latency.p50Ms.toFixed(2)} ms ` +
-        `p99 ${r.latency.p99Ms.toFixed(2)} ms${r.errors > 0 ? ` errors ${r.errors}` : ""}\n`,
-    );
-  }
+  for (let i = 0; i < options.repeats; i++) runs.push(await runRepeat(options, spec, i));
   return reduceRuns(spec, runs);
+}
+
+/** measureScenario on a prepared scenario, which is disposed of afterwards (also on failure). */
+export async function measurePrepared(options: BenchOptions, prepared: PreparedScenario): Promise<ScenarioResult> {
+  try {
+    return await measureScenario(options, prepared.spec);
+  } finally {
+    await prepared.dispose();
+  }
+}
+
+/**
+ * Measures two scenarios with their repeats interleaved (a b, b a, a b, ...), so that on a
+ * machine whose speed drifts over minutes both see the same phases and their ratio means
+ * something. Each is reduced to medians as measureScenario does.
+ */
+export async function measureInterleaved(options: BenchOptions, a: ScenarioSpec, b: ScenarioSpec): Promise<[ScenarioResult, ScenarioResult]> {
+  const runsA: LoadResult[] = [];
+  const runsB: LoadResult[] = [];
+  for (let i = 0; i < options.repeats; i++) {
+    if (i % 2 === 0) {
+      runsA.push(await runRepeat(options, a, i));
+      runsB.push(await runRepeat(options, b, i));
+    } else {
+      runsB.push(await runRepeat(options, b, i));
+      runsA.push(await runRepeat(options, a, i));
+    }
+  }
+  return [reduceRuns(a, runsA), reduceRuns(b, runsB)];
+}
+
+async function runRepeat(options: BenchOptions, spec: ScenarioSpec, index: number): Promise<LoadResult> {
+  const r = await runClosedLoop({
+    concurrency: spec.concurrency,
+    warmupMs: options.warmupSeconds * 1000,
+    measureMs: options.measureSeconds * 1000,
+    maxOps: spec.maxOps ?? DEFAULT_MAX_OPS,
+    op: spec.op,
+  });
+  process.stderr.write(
+    `  ${spec.scenario} (${spec.system}) c=${spec.concurrency} run ${index + 1}/${options.repeats}: ` +
+      `${r.opsPerSecond.toFixed(0)} ops/s p50 ${r.latency.p50Ms.toFixed(2)} ms ` +
+      `p99 ${r.latency.p99Ms.toFixed(2)} ms${r.errors > 0 ? ` errors ${r.errors}` : ""}\n`,
+  );
+  return r;
 }
 
 function reduceRuns(spec: ScenarioSpec, runs: readonly LoadResult[]): ScenarioResult {

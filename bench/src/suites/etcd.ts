@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { EtcdClient } from "../etcd-client.js";
 import { startEtcdCluster } from "../etcd-cluster.js";
 import type { LoadResult } from "../load.js";
-import { BASELINE_CONCURRENCIES, fairnessExtra, measureScenario, median } from "../scenario.js";
+import { BASELINE_CONCURRENCIES, fairnessExtra, measurePrepared, median, type PreparedScenario } from "../scenario.js";
 import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 
 const CONTENDED_CLIENTS = 16;
@@ -38,23 +38,28 @@ async function revokeLeases(client: EtcdClient, leases: readonly string[]): Prom
   await Promise.all(leases.map((lease, w) => client.revokeLease(w, lease)));
 }
 
-async function putScenario(client: EtcdClient, options: BenchOptions, system: string, c: number): Promise<ScenarioResult> {
+/** One Put of a 256-byte value per operation, each worker on its own key. */
+export function preparePut(client: EtcdClient, system: string, c: number): PreparedScenario {
   const keys = workerKeys(`bench/put/c${c}`, c);
   const value = Buffer.alloc(VALUE_BYTES, 0x61);
-  return measureScenario(options, {
-    scenario: "etcd put 256 B",
-    system,
-    concurrency: c,
-    op: (w) => client.putValue(w, keys[w] as Buffer, value),
-  });
+  return {
+    spec: {
+      scenario: "etcd put 256 B",
+      system,
+      concurrency: c,
+      op: (w) => client.putValue(w, keys[w] as Buffer, value),
+    },
+    dispose: async () => {},
+  };
 }
 
-async function lockTxnScenario(client: EtcdClient, options: BenchOptions, system: string, c: number): Promise<ScenarioResult> {
+/** A lease per worker granted once; per cycle a Txn put-if-absent attached to it plus a Delete. */
+export async function prepareLockTxn(client: EtcdClient, options: BenchOptions, system: string, c: number): Promise<PreparedScenario> {
   const keys = workerKeys(`bench/lock/c${c}`, c);
   const value = Buffer.from("holder");
   const leases = await grantLeases(client, c, leaseTtlSeconds(options));
-  try {
-    return await measureScenario(options, {
+  return {
+    spec: {
       scenario: "etcd lock lease+txn",
       system,
       concurrency: c,
@@ -65,10 +70,9 @@ async function lockTxnScenario(client: EtcdClient, options: BenchOptions, system
         }
         if ((await client.deleteKey(w, key)) !== 1) throw new Error(`release of ${key.toString()} deleted nothing`);
       },
-    });
-  } finally {
-    await revokeLeases(client, leases);
-  }
+    },
+    dispose: () => revokeLeases(client, leases),
+  };
 }
 
 /** Acquire-wait medians and fairness of the contended runs. */
@@ -82,7 +86,8 @@ function contendedExtra(runs: readonly LoadResult[]): Record<string, number | st
   };
 }
 
-async function contendedScenario(client: EtcdClient, options: BenchOptions, system: string): Promise<ScenarioResult> {
+/** 16 workers on one name through etcd's v3lock service, each holding it for one event-loop turn. */
+export async function prepareContendedV3lock(client: EtcdClient, options: BenchOptions, system: string): Promise<PreparedScenario> {
   const name = Buffer.from("bench/contended");
   const leases = await grantLeases(client, CONTENDED_CLIENTS, leaseTtlSeconds(options));
   // Mutual exclusion is checked on the side. The holder keeps the lock for one event-loop
@@ -90,8 +95,8 @@ async function contendedScenario(client: EtcdClient, options: BenchOptions, syst
   // meanwhile is seen; it clears `holder` before it sends Unlock, so a legal next grant
   // can never arrive while it is still set.
   let holder = -1;
-  try {
-    return await measureScenario(options, {
+  return {
+    spec: {
       scenario: "etcd contended v3lock",
       system,
       concurrency: CONTENDED_CLIENTS,
@@ -108,10 +113,9 @@ async function contendedScenario(client: EtcdClient, options: BenchOptions, syst
         await client.unlockKey(w, key);
         return acquireMs;
       },
-    });
-  } finally {
-    await revokeLeases(client, leases);
-  }
+    },
+    dispose: () => revokeLeases(client, leases),
+  };
 }
 
 export const suite: BenchSuite = {
@@ -122,9 +126,9 @@ export const suite: BenchSuite = {
     const client = new EtcdClient(cluster.endpoints);
     const results: ScenarioResult[] = [];
     try {
-      for (const c of BASELINE_CONCURRENCIES) results.push(await putScenario(client, options, cluster.version, c));
-      for (const c of BASELINE_CONCURRENCIES) results.push(await lockTxnScenario(client, options, cluster.version, c));
-      results.push(await contendedScenario(client, options, cluster.version));
+      for (const c of BASELINE_CONCURRENCIES) results.push(await measurePrepared(options, preparePut(client, cluster.version, c)));
+      for (const c of BASELINE_CONCURRENCIES) results.push(await measurePrepared(options, await prepareLockTxn(client, options, cluster.version, c)));
+      results.push(await measurePrepared(options, await prepareContendedV3lock(client, options, cluster.version)));
       return results;
     } finally {
       client.close();

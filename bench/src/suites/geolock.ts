@@ -22,22 +22,23 @@ import { performance } from "node:perf_hooks";
 import { GeolockClient, type LockHandle } from "@geolock/client";
 import { startGeolockCluster, type GeolockCluster, type GeolockNodeInfo } from "../geolock-cluster.js";
 import type { LoadResult } from "../load.js";
-import { BASELINE_CONCURRENCIES, fairnessExtra, measureScenario, median } from "../scenario.js";
+import { BASELINE_CONCURRENCIES, fairnessExtra, measurePrepared, median, type PreparedScenario } from "../scenario.js";
 import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 
-const REGION = "bench";
+/** The region every geolock scenario runs in (startGeolockCluster must create it). */
+export const REGION = "bench";
 const SYSTEM = "geolock";
 const CONTENDED_CLIENTS = 16;
 const FAILOVER_CLIENTS = 16;
 const SESSION_TTL_MS = 60_000;
 
-type Placement = "leader" | "spread";
+export type Placement = "leader" | "spread";
 /**
  * "shared": every worker is its own client (client id, session, lease) and the workers share
  * one connection per node (GeolockClient.fork), as etcd's workers share one gRPC channel per
  * endpoint. "own": a connection per worker, reported beside it for c=64.
  */
-type Connections = "shared" | "own";
+export type Connections = "shared" | "own";
 
 interface Workers {
   readonly clients: readonly GeolockClient[];
@@ -69,12 +70,13 @@ function label(placement: Placement, connections: Connections): string {
   return connections === "shared" ? placement : `${placement}, connection per client`;
 }
 
-async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement, connections: Connections = "shared"): Promise<ScenarioResult> {
+/** Each op one Raft write: a worker alternates a try-lock acquire and a release of its own name. */
+export async function prepareRegionWrite(cluster: GeolockCluster, c: number, placement: Placement = "leader", connections: Connections = "shared"): Promise<PreparedScenario> {
   const workers = await connectWorkers(cluster, c, placement, connections);
   const clients = workers.clients;
   const held: (LockHandle | undefined)[] = new Array<LockHandle | undefined>(c).fill(undefined);
-  try {
-    const result = await measureScenario(options, {
+  return {
+    spec: {
       scenario: `geolock region write (${label(placement, connections)})`,
       system: SYSTEM,
       concurrency: c,
@@ -86,19 +88,23 @@ async function regionWrite(cluster: GeolockCluster, options: BenchOptions, c: nu
           await handle.release();
         }
       },
-    });
-    await Promise.all(held.map((h) => h?.release()));
-    return result;
-  } finally {
-    await workers.close();
-  }
+    },
+    dispose: async () => {
+      try {
+        await Promise.all(held.map((h) => h?.release()));
+      } finally {
+        await workers.close();
+      }
+    },
+  };
 }
 
-async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: number, placement: Placement, connections: Connections = "shared"): Promise<ScenarioResult> {
+/** Try-lock acquire + release of the worker's own name: the counterpart of etcd's lease+txn cycle. */
+export async function prepareLockCycle(cluster: GeolockCluster, c: number, placement: Placement = "leader", connections: Connections = "shared"): Promise<PreparedScenario> {
   const workers = await connectWorkers(cluster, c, placement, connections);
   const clients = workers.clients;
-  try {
-    return await measureScenario(options, {
+  return {
+    spec: {
       scenario: `geolock lock cycle (${label(placement, connections)})`,
       system: SYSTEM,
       concurrency: c,
@@ -106,10 +112,9 @@ async function lockCycle(cluster: GeolockCluster, options: BenchOptions, c: numb
         const handle = await (clients[w] as GeolockClient).acquire(`${REGION}:cycle/${c}/${w}`, { waitMs: 0 });
         await handle.release();
       },
-    });
-  } finally {
-    await workers.close();
-  }
+    },
+    dispose: () => workers.close(),
+  };
 }
 
 function contendedExtra(runs: readonly LoadResult[]): Record<string, number | string> {
@@ -120,7 +125,8 @@ function contendedExtra(runs: readonly LoadResult[]): Record<string, number | st
   };
 }
 
-async function contended(cluster: GeolockCluster, options: BenchOptions): Promise<ScenarioResult> {
+/** 16 workers queue FIFO on one name, each holding it for one event-loop turn. */
+export async function prepareContended(cluster: GeolockCluster): Promise<PreparedScenario> {
   const workers = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader");
   const clients = workers.clients;
   const name = `${REGION}:contended`;
@@ -128,8 +134,8 @@ async function contended(cluster: GeolockCluster, options: BenchOptions): Promis
   // holds (for one event-loop turn) fails the run.
   let holder = -1;
   let lastToken = 0;
-  try {
-    return await measureScenario(options, {
+  return {
+    spec: {
       scenario: "geolock contended (FIFO wait)",
       system: SYSTEM,
       concurrency: CONTENDED_CLIENTS,
@@ -148,10 +154,9 @@ async function contended(cluster: GeolockCluster, options: BenchOptions): Promis
         await handle.release();
         return acquireMs;
       },
-    });
-  } finally {
-    await workers.close();
-  }
+    },
+    dispose: () => workers.close(),
+  };
 }
 
 /**
@@ -220,13 +225,16 @@ export const suite: BenchSuite = {
     const cluster = await startGeolockCluster({ dir: join(options.scratchDir, "geolock"), regions: [REGION], nodesPerRegion: 3 });
     const results: ScenarioResult[] = [];
     try {
-      for (const c of BASELINE_CONCURRENCIES) results.push(await regionWrite(cluster, options, c, "leader"));
-      results.push(await regionWrite(cluster, options, 64, "spread"));
-      results.push(await regionWrite(cluster, options, 64, "leader", "own"));
-      for (const c of BASELINE_CONCURRENCIES) results.push(await lockCycle(cluster, options, c, "leader"));
-      results.push(await lockCycle(cluster, options, 64, "spread"));
-      results.push(await lockCycle(cluster, options, 64, "leader", "own"));
-      results.push(await contended(cluster, options));
+      const measure = async (prepared: Promise<PreparedScenario>): Promise<void> => {
+        results.push(await measurePrepared(options, await prepared));
+      };
+      for (const c of BASELINE_CONCURRENCIES) await measure(prepareRegionWrite(cluster, c));
+      await measure(prepareRegionWrite(cluster, 64, "spread"));
+      await measure(prepareRegionWrite(cluster, 64, "leader", "own"));
+      for (const c of BASELINE_CONCURRENCIES) await measure(prepareLockCycle(cluster, c));
+      await measure(prepareLockCycle(cluster, 64, "spread"));
+      await measure(prepareLockCycle(cluster, 64, "leader", "own"));
+      await measure(prepareContended(cluster));
       results.push(await failover(cluster, options));
       return results;
     } finally {

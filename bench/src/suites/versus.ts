@@ -1,0 +1,82 @@
+// geolock against etcd 3.4 on this machine, scenario by scenario, with the repeats of the two
+// interleaved (geolock etcd, etcd geolock, geolock etcd). The machine's speed drifts by a
+// third over minutes; run one suite after the other and the ratio partly measures the drift.
+// Here both clusters stay up for the whole run (the idle one costs a few % of a core, the
+// same for both) and each ratio comes from repeats taken minutes, not tens of minutes, apart.
+//
+// Pairs, each the same scenario the standalone suites measure (geolock.ts, etcd.ts):
+// - region write (one Raft write per op) against etcd put 256 B, c = 1/16/64/256;
+// - lock cycle (try-lock acquire + release) against etcd's lease+txn cycle, c = 1/16/64/256;
+// - 16 workers contending on one name against etcd's v3lock.
+// The geolock row of each pair carries the ratios: etcdOpsRatio (geolock ops/s over etcd's)
+// and etcdP50Ratio (geolock p50 over etcd's).
+
+import { join } from "node:path";
+import { EtcdClient } from "../etcd-client.js";
+import { startEtcdCluster } from "../etcd-cluster.js";
+import { startGeolockCluster } from "../geolock-cluster.js";
+import { BASELINE_CONCURRENCIES, measureInterleaved, type PreparedScenario } from "../scenario.js";
+import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
+import { prepareContendedV3lock, prepareLockTxn, preparePut } from "./etcd.js";
+import { prepareContended, prepareLockCycle, prepareRegionWrite, REGION } from "./geolock.js";
+
+interface Pair {
+  readonly geolock: () => Promise<PreparedScenario>;
+  readonly etcd: () => Promise<PreparedScenario>;
+}
+
+/** The ratio to two decimals, so the table reads 7.52 rather than 7.5178. */
+function ratio(numerator: number, denominator: number): number {
+  return Math.round((numerator / denominator) * 100) / 100;
+}
+
+async function measurePair(options: BenchOptions, pair: Pair): Promise<ScenarioResult[]> {
+  const geolock = await pair.geolock();
+  try {
+    const etcd = await pair.etcd();
+    try {
+      const [g, e] = await measureInterleaved(options, geolock.spec, etcd.spec);
+      const ratios: Record<string, number> = { etcdOpsRatio: ratio(g.opsPerSecond, e.opsPerSecond) };
+      if (g.p50Ms !== undefined && e.p50Ms !== undefined) ratios["etcdP50Ratio"] = ratio(g.p50Ms, e.p50Ms);
+      return [{ ...g, extra: { ...g.extra, ...ratios } }, e];
+    } finally {
+      await etcd.dispose();
+    }
+  } finally {
+    await geolock.dispose();
+  }
+}
+
+export const suite: BenchSuite = {
+  name: "versus",
+  description:
+    "geolock 3-node region against etcd 3.4 3-member cluster, both up at once, repeats interleaved: writes, lock cycles, contended lock; ratios on the geolock rows",
+  async run(options: BenchOptions): Promise<ScenarioResult[]> {
+    const cluster = await startGeolockCluster({ dir: join(options.scratchDir, "geolock"), regions: [REGION], nodesPerRegion: 3 });
+    try {
+      const etcd = await startEtcdCluster({ dir: join(options.scratchDir, "etcd") });
+      const client = new EtcdClient(etcd.endpoints);
+      try {
+        const pairs: Pair[] = [
+          ...BASELINE_CONCURRENCIES.map((c) => ({
+            geolock: () => prepareRegionWrite(cluster, c),
+            etcd: () => Promise.resolve(preparePut(client, etcd.version, c)),
+          })),
+          ...BASELINE_CONCURRENCIES.map((c) => ({
+            geolock: () => prepareLockCycle(cluster, c),
+            etcd: () => prepareLockTxn(client, options, etcd.version, c),
+          })),
+          { geolock: () => prepareContended(cluster), etcd: () => prepareContendedV3lock(client, options, etcd.version) },
+        ];
+        const results: ScenarioResult[] = [];
+        for (const pair of pairs) results.push(...(await measurePair(options, pair)));
+        return results;
+      } finally {
+        client.close();
+        await etcd.stop();
+      }
+    } finally {
+      await cluster.stop();
+    }
+  },
+};
