@@ -44,7 +44,7 @@ import {
   type LockServiceNode,
   type Topology,
 } from "@geolock/server";
-import { MemoryTransportNetwork, type ClientRequest, type ClientResponse, type MemoryTransport } from "@geolock/transport";
+import { MemoryTransportNetwork, type ClientResponse, type MemoryTransport, type RoutedRequest } from "@geolock/transport";
 import { pino } from "pino";
 import { runClosedLoop, type LoadResult } from "../load.js";
 import { startServer, waitUntil, type ServerProcess } from "../processes.js";
@@ -265,7 +265,7 @@ async function serverRig(concurrency: number): Promise<Rig> {
     transport,
   );
   let nextId = 0;
-  const handle = (request: ClientRequest): Promise<ClientResponse> => router.handle(request);
+  const handle = (request: RoutedRequest): Promise<ClientResponse> => router.handle(request);
   const teardown = async (): Promise<void> => {
     locks.stop();
     router.stop();

@@ -44,12 +44,13 @@ export type LockAnswer =
 export type ReleaseReason = "released" | "closed" | "expired";
 
 export type LockEvent =
-  /** To a waiter: its queued acquire is granted. Its session was alive at that instant. */
+  /** To a waiter (and watchers): its queued acquire is granted. Its session was alive at that instant. */
   | {
       readonly type: "granted";
       readonly sessionId: SessionId;
       readonly clientId: string;
       readonly name: string;
+      readonly owner: string;
       readonly mode: LockMode;
       readonly token: FencingToken;
     }
@@ -69,6 +70,7 @@ export type LockEvent =
       readonly sessionId: SessionId;
       readonly clientId: string;
       readonly name: string;
+      readonly owner: string;
       readonly mode: LockMode;
       readonly token: FencingToken;
       readonly reason: ReleaseReason;

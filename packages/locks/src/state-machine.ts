@@ -245,6 +245,11 @@ export class LockStateMachine {
     return this.sessions.size;
   }
 
+  /** The index of the last command applied (0 before the first): what a status read reflects. */
+  lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
   stats(): LockStats {
     let holders = 0;
     let waiters = 0;
@@ -646,7 +651,7 @@ export class LockStateMachine {
     lock.holders.splice(at, 1);
     session.held.delete(name);
     fx.touched.add(name);
-    fx.events.push({ type: "released", sessionId: session.id, clientId: session.clientId, name, mode: holder.mode, token: holder.token, reason });
+    fx.events.push({ type: "released", sessionId: session.id, clientId: session.clientId, name, owner: holder.owner, mode: holder.mode, token: holder.token, reason });
     return holder;
   }
 
@@ -695,7 +700,7 @@ export class LockStateMachine {
       );
       session.waiting.delete(name);
       const holder = this.grant(lock, session, head.owner, head.mode);
-      fx.events.push({ type: "granted", sessionId: session.id, clientId: session.clientId, name, mode: holder.mode, token: holder.token });
+      fx.events.push({ type: "granted", sessionId: session.id, clientId: session.clientId, name, owner: holder.owner, mode: holder.mode, token: holder.token });
     }
     if (lock.holders.length === 0 && lock.queue.length === 0) {
       this.locks.delete(name);

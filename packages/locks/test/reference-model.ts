@@ -99,7 +99,7 @@ export class ReferenceModel {
     this.waiters = this.waiters.filter((w) => w.sessionId !== s.id);
     const held = this.holders.filter((h) => h.sessionId === s.id).sort(byName);
     this.holders = this.holders.filter((h) => h.sessionId !== s.id);
-    for (const h of held) this.events.push({ type: "released", sessionId: s.id, clientId: s.clientId, name: h.name, mode: h.mode, token: h.token, reason });
+    for (const h of held) this.events.push({ type: "released", sessionId: s.id, clientId: s.clientId, name: h.name, owner: h.owner, mode: h.mode, token: h.token, reason });
     if (!this.sessions.some((x) => x.clientId === s.clientId)) {
       const client = this.clients.find((c) => c.clientId === s.clientId);
       if (client !== undefined) client.forgetAt = this.clock + this.config.dedupRetainMs;
@@ -119,7 +119,7 @@ export class ReferenceModel {
         const s = this.sessions.find((x) => x.id === head.sessionId);
         if (s === undefined || s.deadline <= this.clock) throw new Error(`model: would grant ${name} to dead session ${head.sessionId}`);
         const h = this.grant(name, head.sessionId, head.owner, head.mode);
-        this.events.push({ type: "granted", sessionId: s.id, clientId: s.clientId, name, mode: h.mode, token: h.token });
+        this.events.push({ type: "granted", sessionId: s.id, clientId: s.clientId, name, owner: h.owner, mode: h.mode, token: h.token });
       }
     }
   }
@@ -187,7 +187,7 @@ export class ReferenceModel {
     const h = this.holders.find((x) => x.name === name && x.sessionId === s.id);
     if (h !== undefined) {
       this.holders = this.holders.filter((x) => x !== h);
-      this.events.push({ type: "released", sessionId: s.id, clientId: s.clientId, name, mode: h.mode, token: h.token, reason: "released" });
+      this.events.push({ type: "released", sessionId: s.id, clientId: s.clientId, name, owner: h.owner, mode: h.mode, token: h.token, reason: "released" });
       return { type: "released", name, token: h.token };
     }
     const w = this.waiters.find((x) => x.name === name && x.sessionId === s.id);

@@ -8,7 +8,8 @@ import type { Duplex } from "node:stream";
 import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { parseClientRequest, requestIdOf, RequestError, type ClientPush, type ClientResponse } from "@geolock/transport";
+import { isWatchRequest, parseClientRequest, requestIdOf, RequestError, type ClientPush, type ClientResponse } from "@geolock/transport";
+import type { WatchSink } from "./lock-watches.js";
 import type { RequestRouter } from "./request-router.js";
 
 export interface ClientEndpointLimits {
@@ -49,6 +50,8 @@ interface Connection {
   flushScheduled: boolean;
   alive: boolean;
   readonly clientIds: Set<string>;
+  /** Where the watches of this connection push, made at its first watch. */
+  watchSink?: WatchSink;
 }
 
 export interface ClientEndpointCounters {
@@ -140,11 +143,17 @@ export class ClientEndpoint {
     }
     if ("clientId" in request) this.remember(connection, request.clientId);
     connection.inFlight += 1;
-    void this.router.handle(request).then((response: ClientResponse) => {
+    const answered = isWatchRequest(request) ? this.router.serveWatch(request, this.watchSinkOf(connection)) : this.router.handle(request);
+    void answered.then((response: ClientResponse) => {
       connection.inFlight -= 1;
       if (!response.ok) this.counters.errors += 1;
       this.enqueue(connection, response);
     });
+  }
+
+  private watchSinkOf(connection: Connection): WatchSink {
+    connection.watchSink ??= { push: (message) => this.enqueue(connection, message) };
+    return connection.watchSink;
   }
 
   private remember(connection: Connection, clientId: string): void {
@@ -173,6 +182,7 @@ export class ClientEndpoint {
 
   private forget(connection: Connection): void {
     this.connections.delete(connection);
+    if (connection.watchSink !== undefined) this.router.dropWatches(connection.watchSink);
     for (const id of connection.clientIds) {
       const set = this.byClientId.get(id);
       set?.delete(connection);

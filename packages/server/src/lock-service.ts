@@ -12,6 +12,7 @@ import { decodePlain, encodeValue } from "@geolock/transport";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import { RequestError, type ClientPush } from "@geolock/transport";
+import { LockWatches, type WatchSink } from "./lock-watches.js";
 import { encodeLockBatchEntry, encodeLockEntry } from "./region-entry.js";
 import type { RegionNode } from "./region-node.js";
 
@@ -84,6 +85,8 @@ export class LockService {
     private readonly options: LockServiceOptions,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Who watches which lock on this node; told of every grant and release applied. */
+    readonly watches: LockWatches = new LockWatches(),
   ) {}
 
   attach(node: LockServiceNode): void {
@@ -121,6 +124,23 @@ export class LockService {
     return this.machine.status(name);
   }
 
+  /**
+   * Starts a watch of `name` for `sink` and resolves with the lock's status and the index it
+   * reflects, read linearizably. The watch is registered first, so a change applied while the
+   * read is confirmed is pushed too (with an index at or below the status's, which the
+   * client skips): nothing falls between the status and the pushes.
+   */
+  async watch(sink: WatchSink, watchId: number, name: string): Promise<{ index: number; status: LockStatus }> {
+    this.watches.watch(sink, watchId, name, this.machine.status(name).token ?? 0);
+    try {
+      await this.requireNode().linearizableRead();
+    } catch (error) {
+      this.watches.unwatch(sink, watchId);
+      throw new RequestError("NOT_LEADER", `the watch of ${name} could not be confirmed: ${(error as Error).message}`, this.leaderHint());
+    }
+    return { index: this.machine.lastAppliedIndex(), status: this.machine.status(name) };
+  }
+
   /** Applies one committed lock entry (RegionApplication has opened its envelope). */
   applyCommand(entry: Entry, decoded: LockEntryCommand): void {
     const { answer, events } = this.machine.apply(
@@ -129,6 +149,7 @@ export class LockService {
     );
     this.settleProposal(entry, [answer]);
     for (const event of events) this.dispatch(event);
+    if (this.watches.size > 0) this.tellWatches(entry.index, decoded.ok ? decoded.value : undefined, answer, events);
     if (decoded.ok) this.endWaitsOf(decoded.value, answer);
   }
 
@@ -138,8 +159,25 @@ export class LockService {
     this.settleProposal(entry, results.map((r) => r.answer));
     results.forEach((result, i) => {
       for (const event of result.events) this.dispatch(event);
+      if (this.watches.size > 0) this.tellWatches(entry.index, commands[i], result.answer, result.events);
       this.endWaitsOf(commands[i], result.answer);
     });
+  }
+
+  /**
+   * Tells watchers of one command's grants and releases, in the order apply made them: the
+   * events first (expiries and promotions run before the command itself), then the
+   * command's own immediate grant, which is an answer, not an event.
+   */
+  private tellWatches(index: number, command: unknown, answer: LockAnswer, events: readonly LockEvent[]): void {
+    for (const event of events) {
+      if (event.type === "granted") this.watches.acquired(index, event.name, event);
+      else if (event.type === "released") this.watches.released(index, event.name, event, event.reason);
+    }
+    if (answer.type !== "granted" || !this.watches.watching(answer.name)) return;
+    // The machine granted it, so the command was a valid acquire.
+    const acquire = command as { readonly type: "acquire"; readonly sessionId: number; readonly owner: string };
+    this.watches.acquired(index, answer.name, { sessionId: acquire.sessionId, owner: acquire.owner, mode: answer.mode, token: answer.token });
   }
 
   /** A wait withdrawn by release, or a session closed, ends the acquires parked on it. */
@@ -164,6 +202,8 @@ export class LockService {
     const restored = LockStateMachine.restore(decoded.value);
     if (!restored.ok) throw new Error(`lock snapshot refused: ${restored.error}`);
     this.machine = restored.machine;
+    // The snapshot skipped entries whose grants and releases nobody was told of.
+    this.watches.endAll("the node caught up from a snapshot; watch again for the current status");
   }
 
   onLeadership(role: Role, leader: NodeId): void {
@@ -181,6 +221,7 @@ export class LockService {
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     this.tickTimer = undefined;
     const error = new RequestError("UNAVAILABLE", "node is shutting down");
+    this.watches.endAll("node is shutting down");
     for (const p of this.proposals.values()) {
       clearTimeout(p.timer);
       for (const waiter of p.waiters) waiter.reject(error);

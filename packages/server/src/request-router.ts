@@ -8,9 +8,10 @@
 // proposes it to the other regions (global-service.ts); the status of a global key is the
 // answering node's applied view and is served by any node without forwarding.
 
-import type { LockAnswer } from "@geolock/locks";
+import { NAME_BYTES_MAX, textProblem, type LockAnswer } from "@geolock/locks";
 import {
   isPeerId,
+  isWatchRequest,
   type PeerId,
   type PeerTransport,
   type ValidationResult,
@@ -19,12 +20,14 @@ import {
   RequestError,
   scopeOfName,
   type ClientError,
-  type ClientRequest,
   type ClientResponse,
+  type RoutedRequest,
+  type WatchRequest,
 } from "@geolock/transport";
 import { globalKeyOf, globalRequestOf, globalResponse, isGlobalOp } from "./global-requests.js";
 import type { GlobalService } from "./global-service.js";
 import type { LockService } from "./lock-service.js";
+import type { WatchSink } from "./lock-watches.js";
 import { peerName, type Topology } from "./topology.js";
 
 export const FORWARD_CHANNEL = "fwd";
@@ -32,7 +35,7 @@ export const FORWARD_REPLY_CHANNEL = "fwd-reply";
 
 interface ForwardMessage {
   readonly fid: number;
-  readonly request: ClientRequest;
+  readonly request: RoutedRequest;
 }
 
 interface ForwardReply {
@@ -84,8 +87,34 @@ export class RequestRouter {
     transport.registerChannel(FORWARD_REPLY_CHANNEL, validateForwardReply, (_from, reply) => this.settleForward(reply));
   }
 
+  /**
+   * A watch is served by the node the client is connected to, for its connection (`sink`),
+   * from this node's applied state: so only for regional names of this node's region.
+   * Never rejects.
+   */
+  async serveWatch(request: WatchRequest, sink: WatchSink): Promise<ClientResponse> {
+    try {
+      if (request.op === "unwatch") return ok(request.id, { ended: this.service.watches.unwatch(sink, request.watchId) });
+      const problem = textProblem(request.name, 1, NAME_BYTES_MAX);
+      if (problem !== undefined) throw new RequestError("INVALID_NAME", `lock name ${problem}`);
+      const scope = scopeOfName(request.name, this.regionNames);
+      if (scope.kind === "global") throw new RequestError("NOT_SUPPORTED_YET", `watch is for regional locks; "${request.name}" is global`);
+      if (scope.region !== this.options.region) {
+        throw new RequestError("INVALID_ARGUMENT", `a node of region ${this.options.region} cannot watch ${request.name}: watch it through a node of region ${scope.region}`);
+      }
+      return ok(request.id, await this.service.watch(sink, request.watchId, request.name));
+    } catch (error) {
+      return failure(request.id, error);
+    }
+  }
+
+  /** Ends the watches of a connection that closed. */
+  dropWatches(sink: WatchSink): void {
+    this.service.watches.dropSink(sink);
+  }
+
   /** Answers one client request, wherever it must be served. Never rejects. */
-  async handle(request: ClientRequest): Promise<ClientResponse> {
+  async handle(request: RoutedRequest): Promise<ClientResponse> {
     try {
       if (request.op === "cluster") return ok(request.id, this.clusterView());
       const globalStatus = this.globalStatus(request);
@@ -108,7 +137,7 @@ export class RequestRouter {
     this.inFlight.clear();
   }
 
-  private regionOf(request: Exclude<ClientRequest, { op: "cluster" }>): string {
+  private regionOf(request: Exclude<RoutedRequest, { op: "cluster" }>): string {
     if ("region" in request) {
       if (!this.regionNames.includes(request.region)) throw new RequestError("INVALID_ARGUMENT", `unknown region "${request.region}"`);
       return request.region;
@@ -123,12 +152,12 @@ export class RequestRouter {
   }
 
   /** A status read of a global key: this node's applied view, never forwarded. */
-  private globalStatus(request: ClientRequest): ClientResponse | undefined {
+  private globalStatus(request: RoutedRequest): ClientResponse | undefined {
     if (request.op !== "status" || scopeOfName(request.name, this.regionNames).kind !== "global") return undefined;
     return ok(request.id, this.global.status(globalKeyOf(request.name)));
   }
 
-  private async serveLocally(request: ClientRequest): Promise<ClientResponse> {
+  private async serveLocally(request: RoutedRequest): Promise<ClientResponse> {
     const s = this.service;
     let answer: LockAnswer | unknown;
     switch (request.op) {
@@ -168,7 +197,7 @@ export class RequestRouter {
     return ok(request.id, lockAnswer);
   }
 
-  private async forward(request: ClientRequest, region: string): Promise<ClientResponse> {
+  private async forward(request: RoutedRequest, region: string): Promise<ClientResponse> {
     let target = region === this.options.region ? this.service.leaderHint() : this.leaderGuess.get(region);
     const tried = new Set<PeerId>();
     for (let hop = 0; hop < this.options.forwardHopsMax; hop++) {
@@ -199,7 +228,7 @@ export class RequestRouter {
     return spec?.nodes.map((n) => peerName(region, n.id)).find((name) => !tried.has(name));
   }
 
-  private sendForward(target: PeerId, request: ClientRequest): Promise<ClientResponse> {
+  private sendForward(target: PeerId, request: RoutedRequest): Promise<ClientResponse> {
     if (this.inFlight.size >= this.options.forwardsInFlightMax) {
       return Promise.resolve({ id: request.id, ok: false, error: { code: "OVERLOADED", message: "too many forwarded requests in flight" } });
     }
@@ -299,7 +328,10 @@ function validateForward(payload: unknown): ValidationResult<ForwardMessage> {
   const fid = (payload as Record<string, unknown>)["fid"];
   if (typeof fid !== "number" || !Number.isSafeInteger(fid) || fid < 0) return refusal("fid must be a non-negative integer");
   try {
-    return { ok: true, value: { fid, request: parseClientRequest((payload as Record<string, unknown>)["request"]) } };
+    const request = parseClientRequest((payload as Record<string, unknown>)["request"]);
+    // A watch belongs to the client's own connection; no node forwards one.
+    if (isWatchRequest(request)) return refusal(`${request.op} is never forwarded`);
+    return { ok: true, value: { fid, request } };
   } catch (error) {
     return refusal(error instanceof Error ? error.message : String(error));
   }

@@ -1,10 +1,11 @@
 // LockService over a stub Raft node that commits every proposal at once: acquires answered
 // "queued" stay parked until the state machine grants them, times them out, or ends their
-// session, and each of those ends exactly the waits it concerns.
+// session, and each of those ends exactly the waits it concerns; watchers are told of every
+// grant and release of their lock, in log order, once.
 
 import { asRegionId, paxosConfig } from "@geolock/paxos";
 import { asIndex, asTerm, asNodeId, type Entry, type ProposeResult } from "@geolock/raft";
-import { MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { MemoryTransportNetwork, type ClientPush, type MemoryTransport } from "@geolock/transport";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
@@ -113,5 +114,70 @@ describe("parked acquires", () => {
     expect(await settled(cOnY)).toBe(false);
     await a.release("us-east:y");
     await expect(cOnY).resolves.toMatchObject({ type: "granted", name: "us-east:y" });
+  });
+});
+
+describe("watches", () => {
+  /** A watch sink that keeps what it is pushed. */
+  function sink() {
+    const pushed: ClientPush[] = [];
+    return { pushed, push: (message: ClientPush) => void pushed.push(message) };
+  }
+
+  /** "acquired b#2@7" for each lockChanged push: what changed, who, which token, at which index. */
+  function changes(pushed: readonly ClientPush[]): string[] {
+    return pushed.map((p) => (p.push === "lockChanged" ? `${p.change} ${p.owner}#${p.token}@${p.index}${p.reason === undefined ? "" : ` ${p.reason}`}` : p.push));
+  }
+
+  it("starts with the status at an index, then pushes every grant and release after it in log order", async () => {
+    const locks = service();
+    const [a, b, c] = [await client(locks, "a"), await client(locks, "b"), await client(locks, "c")];
+    await a.acquire("us-east:x");
+    const watcher = sink();
+    const started = await locks.watch(watcher, 7, "us-east:x");
+    expect(started.status).toMatchObject({ name: "us-east:x", token: 1, holders: [{ owner: "a" }] });
+    const bWaits = b.acquire("us-east:x", 60_000);
+    await settled(bWaits);
+    await a.release("us-east:x");
+    await expect(bWaits).resolves.toMatchObject({ type: "granted", token: 2 });
+    await b.close();
+    await c.acquire("us-east:x");
+    await c.acquire("us-east:other");
+    const seen = changes(watcher.pushed);
+    // The release and the grant to the waiter come from one command, so they share an index.
+    expect(seen.map((s) => s.replace(/@\d+/, ""))).toEqual(["released a#1 released", "acquired b#2", "released b#2 closed", "acquired c#3"]);
+    const indexes = watcher.pushed.map((p) => (p.push === "lockChanged" ? p.index : 0));
+    expect(indexes.every((index) => index > started.index)).toBe(true);
+    expect(indexes[0]).toBe(indexes[1]);
+    expect([...indexes].sort((x, y) => x - y)).toEqual(indexes);
+    expect(watcher.pushed.every((p) => p.push === "lockChanged" && p.watchId === 7 && p.name === "us-east:x")).toBe(true);
+  });
+
+  it("does not announce a retried acquire's repeated grant as a new one", async () => {
+    const locks = service();
+    const a = await client(locks, "a");
+    const watcher = sink();
+    await locks.watch(watcher, 1, "us-east:x");
+    await a.acquire("us-east:x");
+    // The same session asks again: the machine answers granted with the same token.
+    expect(await a.acquire("us-east:x")).toMatchObject({ type: "granted", token: 1 });
+    expect(changes(watcher.pushed).map((s) => s.replace(/@\d+/, ""))).toEqual(["acquired a#1"]);
+  });
+
+  it("pushes nothing once unwatched, and ends every watch with watchEnded when a snapshot replaces the state", async () => {
+    const locks = service();
+    const a = await client(locks, "a");
+    const [one, two] = [sink(), sink()];
+    await locks.watch(one, 1, "us-east:x");
+    await locks.watch(two, 2, "us-east:y");
+    expect(locks.watches.unwatch(one, 1)).toBe(true);
+    await a.acquire("us-east:x");
+    expect(one.pushed).toEqual([]);
+    locks.restore(locks.snapshot());
+    expect(two.pushed).toEqual([{ push: "watchEnded", watchId: 2, name: "us-east:y", reason: expect.stringContaining("snapshot") }]);
+    await a.release("us-east:x");
+    await a.acquire("us-east:y");
+    expect(two.pushed).toHaveLength(1);
+    expect(locks.watches.size).toBe(0);
   });
 });

@@ -104,7 +104,7 @@ describe("LockHistoryModel", () => {
     // Reported before the expiry that frees "a", the grant overlaps session 1's hold.
     expectCaught(reorder, "lockMutualExclusion", /grants a exclusive to session 2 while held by exclusive@1#1/);
     const grantToDead: Corrupt = (index, r) =>
-      index === 7 ? { ...r, events: [...r.events, { type: "granted", sessionId: s(1), clientId: "c1", name: "b", mode: "exclusive", token: asFencingToken(9) }] } : r;
+      index === 7 ? { ...r, events: [...r.events, { type: "granted", sessionId: s(1), clientId: "c1", name: "b", owner: "", mode: "exclusive", token: asFencingToken(9) }] } : r;
     expectCaught(grantToDead, "lockSessionLiveness", /grants b to session 1, which is not open/);
   });
 
@@ -117,7 +117,7 @@ describe("LockHistoryModel", () => {
   it("catches an expiry that ignores the re-based clock of a new leader", () => {
     // Under term 2 session 2's deadline is 40 + 5000: expiring it at 5039 is early.
     const early: Corrupt = (index, r) =>
-      index === 10 ? { ...r, events: [{ type: "released", sessionId: s(2), clientId: "c2", name: "a", mode: "shared", token: asFencingToken(3), reason: "expired" }, { type: "sessionExpired", sessionId: s(2), clientId: "c2", lost: [], cancelledWaits: [] }] } : r;
+      index === 10 ? { ...r, events: [{ type: "released", sessionId: s(2), clientId: "c2", name: "a", owner: "", mode: "shared", token: asFencingToken(3), reason: "expired" }, { type: "sessionExpired", sessionId: s(2), clientId: "c2", lost: [], cancelledWaits: [] }] } : r;
     expectCaught(early, "lockSessionLiveness", /session 2 expires early: deadline 5040/);
   });
 
@@ -129,7 +129,7 @@ describe("LockHistoryModel", () => {
     expect(violation?.invariant).toBe("lockHistory");
     expect(violation?.detail).toMatch(/grants a to session 3 ahead of session 2 \(not FIFO\)/);
     const phantom: Corrupt = (index, r) =>
-      index === 6 ? { ...r, events: [{ type: "released", sessionId: s(2), clientId: "c2", name: "a", mode: "exclusive", token: asFencingToken(1), reason: "released" }] } : r;
+      index === 6 ? { ...r, events: [{ type: "released", sessionId: s(2), clientId: "c2", name: "a", owner: "", mode: "exclusive", token: asFencingToken(1), reason: "released" }] } : r;
     expectCaught(phantom, "lockHistory", /session 2 releases a #1, which it does not hold/);
   });
 });

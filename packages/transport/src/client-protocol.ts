@@ -54,6 +54,14 @@ export type ClientRequestBody =
   | ({ readonly op: "globalRenew"; readonly name: string; readonly token: number; readonly ttlMs: number; readonly timeoutMs: number } & Sequenced)
   | ({ readonly op: "globalRelease"; readonly name: string; readonly token: number; readonly timeoutMs: number } & Sequenced)
   | { readonly op: "status"; readonly name: string }
+  /**
+   * Watches a regional lock: answered with its status and the log index it was read at
+   * (WatchStarted), then `lockChanged` pushes for every grant and release applied after that
+   * index, in log order. watchId is the client's name for the watch on this connection.
+   * Served by any node of the lock's region, from its applied state.
+   */
+  | { readonly op: "watch"; readonly name: string; readonly watchId: number }
+  | { readonly op: "unwatch"; readonly watchId: number }
   | { readonly op: "cluster" };
 
 export type ClientRequest = ClientRequestBody & {
@@ -74,13 +82,56 @@ export type ClientResponse =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: ClientError };
 
+/** Requests served by the node a client is connected to, for that connection. */
+export type WatchRequest = Extract<ClientRequest, { readonly op: "watch" | "unwatch" }>;
+/** Requests served wherever their lock is decided (forwarded if need be). */
+export type RoutedRequest = Exclude<ClientRequest, WatchRequest>;
+
+export function isWatchRequest(request: ClientRequest): request is WatchRequest {
+  return request.op === "watch" || request.op === "unwatch";
+}
+
+/** The answer to `watch`: the lock's status as of log index `index`. */
+export interface WatchStarted {
+  readonly index: number;
+  readonly status: unknown;
+}
+
 /** A message the node sends without a request: the session expired, with the locks it lost. */
-export interface ClientPush {
+export interface SessionExpiredPush {
   readonly push: "sessionExpired";
   readonly region: string;
   readonly sessionId: number;
   readonly lost: readonly { readonly name: string; readonly token: number }[];
 }
+
+/** Why a holder went away (locks' ReleaseReason). */
+export type ReleaseReasonWire = "released" | "closed" | "expired";
+
+/** To a watcher: a grant or a release of the watched lock, applied at log index `index`. */
+export interface LockChangedPush {
+  readonly push: "lockChanged";
+  readonly watchId: number;
+  readonly name: string;
+  readonly index: number;
+  readonly change: "acquired" | "released";
+  readonly sessionId: number;
+  readonly owner: string;
+  readonly mode: "exclusive" | "shared";
+  readonly token: number;
+  /** With change "released". */
+  readonly reason?: ReleaseReasonWire;
+}
+
+/** To a watcher: the node ended the watch (it restored a snapshot, or is stopping); watch again. */
+export interface WatchEndedPush {
+  readonly push: "watchEnded";
+  readonly watchId: number;
+  readonly name: string;
+  readonly reason: string;
+}
+
+export type ClientPush = SessionExpiredPush | LockChangedPush | WatchEndedPush;
 
 export class RequestError extends Error {
   constructor(readonly code: ClientErrorCode, message: string, readonly leader?: string) {
@@ -93,7 +144,20 @@ export class RequestError extends Error {
   }
 }
 
-const OPS: readonly ClientOp[] = ["openSession", "keepAlive", "closeSession", "acquire", "release", "globalAcquire", "globalRenew", "globalRelease", "status", "cluster"];
+const OPS: readonly ClientOp[] = [
+  "openSession",
+  "keepAlive",
+  "closeSession",
+  "acquire",
+  "release",
+  "globalAcquire",
+  "globalRenew",
+  "globalRelease",
+  "status",
+  "watch",
+  "unwatch",
+  "cluster",
+];
 const SEQUENCED = ["clientId", "seq"];
 const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
   openSession: ["region", "ttlMs", ...SEQUENCED],
@@ -105,6 +169,8 @@ const FIELDS: Readonly<Record<ClientOp, readonly string[]>> = {
   globalRenew: ["name", "token", "ttlMs", "timeoutMs", ...SEQUENCED],
   globalRelease: ["name", "token", "timeoutMs", ...SEQUENCED],
   status: ["name"],
+  watch: ["name", "watchId"],
+  unwatch: ["watchId"],
   cluster: [],
 };
 
@@ -168,6 +234,10 @@ export function parseClientRequest(input: unknown): ClientRequest {
       return { id, op: "globalRelease", name: str("name"), token: int("token"), timeoutMs: int("timeoutMs"), clientId: str("clientId"), seq: int("seq") };
     case "status":
       return { id, op: "status", name: str("name") };
+    case "watch":
+      return { id, op: "watch", name: str("name"), watchId: int("watchId") };
+    case "unwatch":
+      return { id, op: "unwatch", watchId: int("watchId") };
     case "cluster":
       return { id, op: "cluster" };
   }

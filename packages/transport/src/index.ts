@@ -29,6 +29,7 @@ export { decodePlain, encodeValue } from "./codec.js";
 export {
   CLIENT_PROTOCOL_VERSION,
   ERROR_CODES as CLIENT_ERROR_CODES,
+  isWatchRequest,
   parseClientRequest,
   requestIdOf,
   RequestError,
@@ -40,5 +41,12 @@ export {
   type ClientRequest,
   type ClientRequestBody,
   type ClientResponse,
+  type LockChangedPush,
   type NameScope,
+  type ReleaseReasonWire,
+  type RoutedRequest,
+  type SessionExpiredPush,
+  type WatchEndedPush,
+  type WatchRequest,
+  type WatchStarted,
 } from "./client-protocol.js";

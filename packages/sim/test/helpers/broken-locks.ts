@@ -56,7 +56,7 @@ export class GrantsToExpiredWaiterApp extends LockApp {
       events.push(e);
       const name = e.type === "sessionExpired" ? e.cancelledWaits[0] : undefined;
       if (e.type !== "sessionExpired" || name === undefined) continue;
-      events.push({ type: "granted", sessionId: e.sessionId, clientId: e.clientId, name, mode: "exclusive", token: machine.stats().nextToken });
+      events.push({ type: "granted", sessionId: e.sessionId, clientId: e.clientId, name, owner: "", mode: "exclusive", token: machine.stats().nextToken });
     }
     return { answer: result.answer, events };
   }

@@ -1,0 +1,160 @@
+// Who watches which regional lock on this node, and the pushes they get. Every replica
+// applies the same log, so any node of a region can serve watches of its locks: the lock
+// service tells this table of each grant and release as it applies them, with the entry's
+// index, and the table pushes them to the connections that watch the name, in log order.
+// Watches are this node's memory, not replicated: a connection that closes ends its watches,
+// and a restored snapshot (which skips entries) ends them all with watchEnded.
+
+import { RequestError, type ClientPush, type ReleaseReasonWire } from "@geolock/transport";
+
+/** Where a watch's pushes go: one client connection. */
+export interface WatchSink {
+  push(message: ClientPush): void;
+}
+
+export interface LockWatchLimits {
+  /** Watches one connection may hold at once; more are refused with OVERLOADED. */
+  readonly watchesPerConnectionMax: number;
+  /** Watches this node holds over all connections. */
+  readonly watchesMax: number;
+}
+
+export const DEFAULT_WATCH_LIMITS: LockWatchLimits = { watchesPerConnectionMax: 1_024, watchesMax: 100_000 };
+
+/** A holder as a watch event names it. */
+export interface WatchedHolder {
+  readonly sessionId: number;
+  readonly owner: string;
+  readonly mode: "exclusive" | "shared";
+  readonly token: number;
+}
+
+interface Watch {
+  readonly sink: WatchSink;
+  readonly watchId: number;
+  readonly name: string;
+}
+
+interface WatchedName {
+  readonly watches: Set<Watch>;
+  /**
+   * The newest token announced as acquired (or held when the first watch began): a retried
+   * acquire is answered "granted" again with its old token, which is no new grant.
+   */
+  lastToken: number;
+}
+
+export class LockWatches {
+  private readonly byName = new Map<string, WatchedName>();
+  private readonly bySink = new Map<WatchSink, Map<number, Watch>>();
+  private count = 0;
+
+  constructor(private readonly limits: LockWatchLimits = DEFAULT_WATCH_LIMITS) {}
+
+  /** Whether anyone watches `name`: the lock service asks before it builds an event. */
+  watching(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Starts a watch; `currentToken` is the newest token of the lock as applied now (0 when
+   * free). A watchId already in use on the sink replaces that watch. Throws OVERLOADED at a limit.
+   */
+  watch(sink: WatchSink, watchId: number, name: string, currentToken: number): void {
+    let watches = this.bySink.get(sink);
+    if (watches?.has(watchId) === true) this.unwatch(sink, watchId);
+    if ((watches?.size ?? 0) >= this.limits.watchesPerConnectionMax) {
+      throw new RequestError("OVERLOADED", `a connection may hold ${this.limits.watchesPerConnectionMax} watches`);
+    }
+    if (this.count >= this.limits.watchesMax) throw new RequestError("OVERLOADED", `this node holds ${this.limits.watchesMax} watches, its limit`);
+    if (watches === undefined) this.bySink.set(sink, (watches = new Map()));
+    const watch: Watch = { sink, watchId, name };
+    watches.set(watchId, watch);
+    let watched = this.byName.get(name);
+    if (watched === undefined) this.byName.set(name, (watched = { watches: new Set(), lastToken: currentToken }));
+    watched.watches.add(watch);
+    this.count += 1;
+  }
+
+  /** Ends one watch; false if the sink had none by that id. */
+  unwatch(sink: WatchSink, watchId: number): boolean {
+    const watches = this.bySink.get(sink);
+    const watch = watches?.get(watchId);
+    if (watches === undefined || watch === undefined) return false;
+    watches.delete(watchId);
+    if (watches.size === 0) this.bySink.delete(sink);
+    this.forget(watch);
+    return true;
+  }
+
+  /** Ends every watch of a connection that closed (no push: nobody is there to read it). */
+  dropSink(sink: WatchSink): void {
+    const watches = this.bySink.get(sink);
+    if (watches === undefined) return;
+    this.bySink.delete(sink);
+    for (const watch of watches.values()) this.forget(watch);
+  }
+
+  /** Ends every watch with a watchEnded push, e.g. when a snapshot replaced the state. */
+  endAll(reason: string): void {
+    for (const watches of this.bySink.values()) {
+      for (const watch of watches.values()) watch.sink.push({ push: "watchEnded", watchId: watch.watchId, name: watch.name, reason });
+    }
+    this.bySink.clear();
+    this.byName.clear();
+    this.count = 0;
+  }
+
+  /** A grant applied at `index`; a token not above the last one announced is a repeated answer and says nothing new. */
+  acquired(index: number, name: string, holder: WatchedHolder): void {
+    const watched = this.byName.get(name);
+    if (watched === undefined || holder.token <= watched.lastToken) return;
+    watched.lastToken = holder.token;
+    for (const watch of watched.watches) {
+      watch.sink.push({
+        push: "lockChanged",
+        watchId: watch.watchId,
+        name,
+        index,
+        change: "acquired",
+        sessionId: holder.sessionId,
+        owner: holder.owner,
+        mode: holder.mode,
+        token: holder.token,
+      });
+    }
+  }
+
+  /** A holder gone at `index`: released, its session closed, or its session expired. */
+  released(index: number, name: string, holder: WatchedHolder, reason: ReleaseReasonWire): void {
+    const watched = this.byName.get(name);
+    if (watched === undefined) return;
+    for (const watch of watched.watches) {
+      watch.sink.push({
+        push: "lockChanged",
+        watchId: watch.watchId,
+        name,
+        index,
+        change: "released",
+        sessionId: holder.sessionId,
+        owner: holder.owner,
+        mode: holder.mode,
+        token: holder.token,
+        reason,
+      });
+    }
+  }
+
+  private forget(watch: Watch): void {
+    const watched = this.byName.get(watch.name);
+    if (watched === undefined || !watched.watches.delete(watch)) {
+      throw new Error(`lock watches: watch ${watch.watchId} of ${watch.name} is indexed by its connection but not by its name`);
+    }
+    if (watched.watches.size === 0) this.byName.delete(watch.name);
+    this.count -= 1;
+  }
+}
