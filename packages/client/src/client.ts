@@ -26,6 +26,7 @@ import { EndpointPool, localEndpoints, type EndpointSpec } from "./endpoint-pool
 import { GeolockError, isGeolockError } from "./errors.js";
 import { GlobalLocks, isGlobalName } from "./global-locks.js";
 import { LockHandle, lostError, type HandleControl } from "./lock-handle.js";
+import { LockWatch, type WatchListener } from "./lock-watch.js";
 import { SILENT_LOGGER, type ClientLogger } from "./logger.js";
 import { RegionSession, safetyMarginMs, type RenewOutcome } from "./session.js";
 
@@ -107,6 +108,7 @@ export class GeolockClient {
   /** Names this client holds or is acquiring: geolock locks are not reentrant. */
   private readonly active = new Set<string>();
   private readonly background = new Set<Promise<void>>();
+  private readonly watches = new Set<LockWatch>();
   private closing: Promise<void> | undefined;
 
   private constructor(options: ConnectOptions, deps: ClientDependencies, shared?: EndpointPool) {
@@ -123,7 +125,9 @@ export class GeolockClient {
       shared.retain();
       this.pool = shared;
     }
-    this.stopPushes = this.pool.onPush((push) => this.onSessionExpiredPush(push.region, push.sessionId));
+    this.stopPushes = this.pool.onPush((push) => {
+      if (push.push === "sessionExpired") this.onSessionExpiredPush(push.region, push.sessionId);
+    });
     this.caller = new Caller(this.clientId, this.pool, this.clock, this.retryLimits, this.logger, options.firstSeq ?? 1);
     this.globals = new GlobalLocks(this.clientId, this.caller, this.clock, this.settings, this.logger, (name) => this.active.delete(name));
   }
@@ -206,6 +210,30 @@ export class GeolockClient {
   }
 
   /**
+   * Watches a regional lock: `listener` gets its status first (a "status" event, with the log
+   * index it was read at), then every grant ("acquired") and release ("released": by its
+   * holder, its session closed or expired) in log order, never one twice. If the connection
+   * is lost or the node ends the watch, the watch starts again by itself and the listener
+   * gets a fresh "status" (changes in between are in it, not replayed). Served by the node
+   * the client is connected to, so the name must be of a region this client's connection
+   * reaches: its home region. Resolves once the first status was delivered.
+   */
+  async watch(name: string, listener: WatchListener): Promise<LockWatch> {
+    this.throwIfClosed();
+    if (isGlobalName(name)) throw new GeolockError("NOT_SUPPORTED_YET", `"${name}" is a global lock: watch is for regional locks`);
+    this.regionOf(name);
+    const watch = await LockWatch.start(name, listener, {
+      pool: this.pool,
+      clock: this.clock,
+      logger: this.logger,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+      onClose: (closed) => this.watches.delete(closed),
+    });
+    this.watches.add(watch);
+    return watch;
+  }
+
+  /**
    * A global lock's holder and tokens as the answering node's region has applied them:
    * served by any node, not linearizable (a region that decided later may know more).
    */
@@ -240,6 +268,9 @@ export class GeolockClient {
   }
 
   private async shutDown(): Promise<void> {
+    const watches = [...this.watches];
+    this.watches.clear();
+    await Promise.allSettled(watches.map((w) => w.close()));
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     for (const session of sessions) session.closeLocally();
@@ -250,7 +281,8 @@ export class GeolockClient {
     this.pool.release();
   }
 
-  private acquireRequest(name: string, options: AcquireOptions): AcquireRequest {
+  /** The region a regional lock name names; throws INVALID_NAME for anything else. */
+  private regionOf(name: string): string {
     if (typeof name !== "string") throw new GeolockError("INVALID_NAME", "a lock name must be a string");
     const colon = name.indexOf(":");
     const region = colon > 0 ? name.slice(0, colon) : "";
@@ -259,6 +291,11 @@ export class GeolockClient {
     if (regions !== undefined && !regions.some((r) => r.name === region)) {
       throw new GeolockError("INVALID_NAME", `lock name "${name}" names no region (regions: ${regions.map((r) => r.name).join(", ")})`);
     }
+    return region;
+  }
+
+  private acquireRequest(name: string, options: AcquireOptions): AcquireRequest {
+    const region = this.regionOf(name);
     const waitMs = options.waitMs ?? 0;
     if (!Number.isSafeInteger(waitMs) || waitMs < 0) throw new GeolockError("INVALID_ARGUMENT", `waitMs must be a non-negative integer, got ${waitMs}`);
     const mode = options.mode ?? "exclusive";

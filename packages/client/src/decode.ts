@@ -67,13 +67,47 @@ export function decodeServerMessage(value: unknown): ServerMessage {
   return { kind: "response", id, ok: false, error: leader === undefined ? { code, message } : { code, message, leader } };
 }
 
+const RELEASE_REASONS = ["released", "closed", "expired"] as const;
+
 function decodePush(m: Fields): ClientPush {
-  if (m["push"] !== "sessionExpired") fail("push", '"sessionExpired"');
-  const lost = list(m["lost"], "push.lost").map((item, i) => {
-    const l = map(item, `push.lost[${i}]`);
-    return { name: str(l["name"], `push.lost[${i}].name`), token: int(l["token"], `push.lost[${i}].token`, 1) };
-  });
-  return { push: "sessionExpired", region: str(m["region"], "push.region"), sessionId: int(m["sessionId"], "push.sessionId", 1), lost };
+  switch (m["push"]) {
+    case "sessionExpired": {
+      const lost = list(m["lost"], "push.lost").map((item, i) => {
+        const l = map(item, `push.lost[${i}]`);
+        return { name: str(l["name"], `push.lost[${i}].name`), token: int(l["token"], `push.lost[${i}].token`, 1) };
+      });
+      return { push: "sessionExpired", region: str(m["region"], "push.region"), sessionId: int(m["sessionId"], "push.sessionId", 1), lost };
+    }
+    case "lockChanged": {
+      const change = m["change"];
+      if (change !== "acquired" && change !== "released") fail("push.change", '"acquired" or "released"');
+      const fields = {
+        push: "lockChanged",
+        watchId: int(m["watchId"], "push.watchId"),
+        name: str(m["name"], "push.name"),
+        index: int(m["index"], "push.index", 1),
+        change,
+        sessionId: int(m["sessionId"], "push.sessionId", 1),
+        owner: str(m["owner"], "push.owner"),
+        mode: mode(m["mode"], "push.mode"),
+        token: int(m["token"], "push.token", 1),
+      } as const;
+      if (change === "acquired") return fields;
+      const reason = m["reason"];
+      if (!RELEASE_REASONS.includes(reason as never)) fail("push.reason", '"released", "closed" or "expired"');
+      return { ...fields, reason: reason as (typeof RELEASE_REASONS)[number] };
+    }
+    case "watchEnded":
+      return { push: "watchEnded", watchId: int(m["watchId"], "push.watchId"), name: str(m["name"], "push.name"), reason: str(m["reason"], "push.reason") };
+    default:
+      fail("push", '"sessionExpired", "lockChanged" or "watchEnded"');
+  }
+}
+
+/** The answer to watch: the lock's status as of log index `index`. */
+export function decodeWatchStarted(value: unknown): { readonly index: number; readonly status: LockStatus } {
+  const w = map(value, "watch");
+  return { index: int(w["index"], "watch.index"), status: decodeLockStatus(w["status"]) };
 }
 
 function answer(value: unknown, path: string, types: readonly string[]): Fields & { readonly type: string } {

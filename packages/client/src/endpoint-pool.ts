@@ -62,6 +62,10 @@ export class EndpointPool {
   private users = 1;
   /** Every sharing client hears every push and keeps those about its own sessions. */
   private readonly pushListeners = new Set<(push: ClientPush) => void>();
+  /** Hear of every connection that closes: what a node kept for it (watches) is gone. */
+  private readonly closeListeners = new Set<(connection: Connection) => void>();
+  /** Watch ids are per connection on the node, and forks share connections: one counter for all. */
+  private nextWatchId = 1;
 
   constructor(
     options: PoolOptions,
@@ -120,6 +124,17 @@ export class EndpointPool {
   onPush(listener: (push: ClientPush) => void): () => void {
     this.pushListeners.add(listener);
     return () => this.pushListeners.delete(listener);
+  }
+
+  onConnectionClosed(listener: (connection: Connection) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  takeWatchId(): number {
+    const id = this.nextWatchId;
+    this.nextWatchId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    return id;
   }
 
   /** One more client shares the connections; each user calls release() once. */
@@ -209,6 +224,7 @@ export class EndpointPool {
   }
 
   private onClose(connection: Connection, reason: string): void {
+    for (const listener of this.closeListeners) listener(connection);
     if (this.current !== connection) return;
     this.current = undefined;
     this.deps.logger.debug("connection lost", { url: connection.url, reason });

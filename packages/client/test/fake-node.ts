@@ -35,6 +35,7 @@ export class FakeLockState {
   async handle(request: ClientRequest, view: unknown): Promise<Reply> {
     if (request.op === "cluster") return { ok: true, result: view };
     if (request.op === "status") return { ok: true, result: request.name.startsWith("global:") ? this.globalStatus(request.name) : this.status(request.name) };
+    if (request.op === "watch" || request.op === "unwatch") return err("NOT_SUPPORTED_YET", "the fake node serves no watches");
     const key = `${request.clientId}/${request.seq}`;
     const seen = this.dedup.get(key);
     if (seen !== undefined) return seen;
@@ -44,7 +45,7 @@ export class FakeLockState {
     return reply;
   }
 
-  private apply(request: Exclude<ClientRequest, { op: "cluster" | "status" }>): Reply | Promise<Reply> {
+  private apply(request: Exclude<ClientRequest, { op: "cluster" | "status" | "watch" | "unwatch" }>): Reply | Promise<Reply> {
     if (request.op === "globalAcquire" || request.op === "globalRenew" || request.op === "globalRelease") return this.applyGlobal(request);
     if (request.op === "openSession") {
       const sessionId = this.nextSessionId++;

@@ -1,0 +1,198 @@
+// A watch of one regional lock: its status, then every grant and release in log order. The
+// node the client is connected to serves it from its applied state; what it pushes carries
+// the log index of each change, and the watch's status carries the index it was read at, so
+// a change already in the status is skipped, never shown twice. When the connection closes or
+// the node ends the watch (it caught up from a snapshot), the watch starts again on whatever
+// connection the client has, and the listener gets a fresh status: changes missed in between
+// are in it.
+
+import type { ClientPush, LockChangedPush } from "@geolock/transport";
+import type { Clock } from "./clock.js";
+import type { Connection } from "./connection.js";
+import { decodeWatchStarted, type LockMode, type LockStatus } from "./decode.js";
+import type { EndpointPool } from "./endpoint-pool.js";
+import { GeolockError } from "./errors.js";
+import type { ClientLogger } from "./logger.js";
+
+export type WatchEvent =
+  /** The lock as of log index `index`: first, and again after every restart of the watch. */
+  | { readonly type: "status"; readonly index: number; readonly status: LockStatus }
+  | {
+      readonly type: "acquired";
+      readonly index: number;
+      readonly name: string;
+      readonly sessionId: number;
+      readonly owner: string;
+      readonly mode: LockMode;
+      readonly token: number;
+    }
+  | {
+      readonly type: "released";
+      readonly index: number;
+      readonly name: string;
+      readonly sessionId: number;
+      readonly owner: string;
+      readonly mode: LockMode;
+      readonly token: number;
+      /** "released" by its holder, its session "closed", or its session "expired". */
+      readonly reason: "released" | "closed" | "expired";
+    };
+
+export type WatchListener = (event: WatchEvent) => void;
+
+/** Pushes that may arrive before the watch's status answer, at most (a burst on a busy lock). */
+const EARLY_PUSHES_MAX = 10_000;
+/** Waits between attempts to start the watch again: doubling from the first, up to the last. */
+const RESTART_BACKOFF_FIRST_MS = 50;
+const RESTART_BACKOFF_MAX_MS = 1_000;
+
+interface WatchDeps {
+  readonly pool: EndpointPool;
+  readonly clock: Clock;
+  readonly logger: ClientLogger;
+  readonly requestTimeoutMs: number;
+  /** Told once, when the watch is closed. */
+  readonly onClose?: (watch: LockWatch) => void;
+}
+
+export class LockWatch {
+  private watchId = 0;
+  /** The connection the node holds this watch for; undefined while (re)starting. */
+  private connection: Connection | undefined;
+  /** The status's index, once it arrived; pushes at or below it are already in the status. */
+  private baseIndex: number | undefined;
+  private early: LockChangedPush[] = [];
+  private closed = false;
+  private restarting: Promise<void> | undefined;
+  private readonly stopListening: (() => void)[] = [];
+
+  private constructor(
+    readonly name: string,
+    private readonly listener: WatchListener,
+    private readonly deps: WatchDeps,
+  ) {}
+
+  /** Resolves once the first status was delivered to the listener; rejects if the watch cannot start in requestTimeoutMs. */
+  static async start(name: string, listener: WatchListener, deps: WatchDeps): Promise<LockWatch> {
+    const watch = new LockWatch(name, listener, deps);
+    watch.stopListening.push(
+      deps.pool.onPush((push) => watch.onPush(push)),
+      deps.pool.onConnectionClosed((connection) => watch.onConnectionClosed(connection)),
+    );
+    try {
+      await watch.startOnce(deps.clock.now() + deps.requestTimeoutMs);
+    } catch (error) {
+      watch.stop();
+      throw error;
+    }
+    return watch;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends the watch: the listener hears nothing more. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const connection = this.connection;
+    const watchId = this.watchId;
+    this.stop();
+    if (connection?.isOpen === true) await connection.request({ op: "unwatch", watchId }, this.deps.requestTimeoutMs);
+  }
+
+  private stop(): void {
+    if (!this.closed) this.deps.onClose?.(this);
+    this.closed = true;
+    this.connection = undefined;
+    this.early = [];
+    for (const stop of this.stopListening.splice(0)) stop();
+  }
+
+  /** One attempt after another until one starts the watch or the deadline passes. */
+  private async startOnce(deadlineMs: number): Promise<void> {
+    let backoffMs = RESTART_BACKOFF_FIRST_MS;
+    let lastError: unknown = new GeolockError("UNAVAILABLE", `no node could start the watch of ${this.name}`);
+    // Bounded: every attempt but the last waits at least RESTART_BACKOFF_FIRST_MS before the deadline.
+    while (!this.closed && this.deps.clock.now() < deadlineMs) {
+      try {
+        await this.attempt(deadlineMs);
+        return;
+      } catch (error) {
+        if (error instanceof GeolockError && (error.code === "INVALID_NAME" || error.code === "INVALID_ARGUMENT" || error.code === "NOT_SUPPORTED_YET" || error.code === "OVERLOADED" || error.code === "PROTOCOL")) throw error;
+        lastError = error;
+      }
+      await sleep(Math.min(backoffMs, Math.max(0, deadlineMs - this.deps.clock.now())));
+      backoffMs = Math.min(backoffMs * 2, RESTART_BACKOFF_MAX_MS);
+    }
+    if (this.closed) throw new GeolockError("CLOSED", `the watch of ${this.name} was closed`);
+    throw lastError;
+  }
+
+  private async attempt(deadlineMs: number): Promise<void> {
+    const connection = await this.deps.pool.connection();
+    if (connection === undefined) throw new GeolockError("UNAVAILABLE", `no node reachable to watch ${this.name}`);
+    this.watchId = this.deps.pool.takeWatchId();
+    this.connection = connection;
+    this.baseIndex = undefined;
+    this.early = [];
+    const outcome = await connection.request({ op: "watch", name: this.name, watchId: this.watchId }, Math.max(1, deadlineMs - this.deps.clock.now()));
+    if (outcome.kind === "error") throw new GeolockError(outcome.error.code, outcome.error.message, outcome.error.leader === undefined ? {} : { leader: outcome.error.leader });
+    if (outcome.kind === "unknown") throw new GeolockError("UNAVAILABLE", `watch of ${this.name}: ${outcome.reason}`);
+    if (this.closed || this.connection !== connection) return;
+    const started = decodeWatchStarted(outcome.result);
+    this.baseIndex = started.index;
+    this.listener({ type: "status", index: started.index, status: started.status });
+    const early = this.early;
+    this.early = [];
+    for (const push of early) this.deliver(push);
+  }
+
+  private onPush(push: ClientPush): void {
+    if (this.closed || push.push === "sessionExpired" || push.watchId !== this.watchId || this.connection === undefined) return;
+    if (push.push === "watchEnded") {
+      this.deps.logger.debug("the node ended a watch; starting it again", { name: this.name, reason: push.reason });
+      this.restart();
+      return;
+    }
+    if (this.baseIndex !== undefined) this.deliver(push);
+    else if (this.early.length < EARLY_PUSHES_MAX) this.early.push(push);
+    else this.restart();
+  }
+
+  private deliver(push: LockChangedPush): void {
+    if (push.index <= (this.baseIndex as number)) return;
+    const common = { index: push.index, name: push.name, sessionId: push.sessionId, owner: push.owner, mode: push.mode, token: push.token };
+    this.listener(push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" });
+  }
+
+  private onConnectionClosed(connection: Connection): void {
+    if (!this.closed && connection === this.connection) this.restart();
+  }
+
+  /** Starts the watch again until it works or the watch is closed; the listener then gets a fresh status. */
+  private restart(): void {
+    this.connection = undefined;
+    this.baseIndex = undefined;
+    this.early = [];
+    if (this.restarting !== undefined || this.closed) return;
+    this.restarting = (async () => {
+      // Bounded by close(): each round is bounded by requestTimeoutMs.
+      while (!this.closed) {
+        try {
+          await this.startOnce(this.deps.clock.now() + this.deps.requestTimeoutMs);
+          return;
+        } catch (error) {
+          this.deps.logger.debug("watch not restarted yet", { name: this.name, error: error instanceof Error ? error.message : String(error) });
+          await sleep(RESTART_BACKOFF_MAX_MS);
+        }
+      }
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
