@@ -5,12 +5,14 @@
 // paused holder learns it lost the lock and its stale token is refused by a fenced
 // resource; `geolock run` passes the token and the exit code, and stops its command when
 // the lock is lost; a dead holder's lock still goes to the waiter while leaders keep
-// changing faster than its TTL. No test asserts a duration; every wait has a deadline.
+// changing faster than its TTL; a watcher sees every grant and release in order, and its
+// watch survives the death of the node that served it. No test asserts a duration; every
+// wait has a deadline.
 //
 // Needs the build: npx tsc -b packages/client packages/server && node scripts/write-entry.mjs
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FencedResource, GeolockClient, type LockHandle, type LockStatus } from "../../packages/client/src/index.js";
+import { FencedResource, GeolockClient, type LockHandle, type LockStatus, type WatchEvent } from "../../packages/client/src/index.js";
 import { TestCluster, waitFor } from "../helpers/cluster.js";
 import { CliProcess, killAllCli, runCli } from "../helpers/cli-process.js";
 
@@ -239,4 +241,73 @@ describe("locks over real nodes", () => {
     const status = await statusUntil(waiter, name, (s) => s.holders.length === 1);
     expect(status.holders.map((h) => h.sessionId)).toEqual([handle?.sessionId]);
   }, 120_000);
+});
+
+describe("watching a lock over real nodes", () => {
+  /** The holders a watcher believes in, by token, from the events it was given. */
+  function holdersSeen(events: readonly WatchEvent[]): Map<number, string> {
+    const holders = new Map<number, string>();
+    for (const e of events) {
+      if (e.type === "status") {
+        holders.clear();
+        for (const h of e.status.holders) holders.set(h.token, h.owner);
+      } else if (e.type === "acquired") holders.set(e.token, e.owner);
+      else holders.delete(e.token);
+    }
+    return holders;
+  }
+
+  it("shows a watcher on a follower every grant and release in log order, with why each holder went", async () => {
+    const name = "us-east:e2e-watched";
+    const leader = await cluster.waitForLeader(REGION);
+    const follower = cluster.regionNodes(REGION).find((n) => n !== leader) as (typeof leader);
+    const watcher = await client({ endpoints: [follower.clientUrl] });
+    const events: WatchEvent[] = [];
+    await watcher.watch(name, (e) => events.push(e));
+    expect(events).toEqual([{ type: "status", index: expect.any(Number), status: expect.objectContaining({ name, holders: [] }) }]);
+
+    const holder = new CliProcess(cliArgs("acquire", name, "--ttl", "2s", "--owner", "cli-holder"));
+    const acquired = await holder.event("acquired", 15_000);
+    const b = await client();
+    const bWaits = b.acquire(name, { waitMs: 30_000, owner: "b" });
+    await statusUntil(b, name, (s) => s.waiters.length === 1);
+    holder.signal("SIGKILL");
+    const bHandle = await bWaits;
+    await bHandle.release();
+    const c = await client();
+    const cHandle = await c.acquire(name, { owner: "c" });
+    await c.close();
+
+    const changes = await waitFor(() => (events.length >= 7 ? events.slice(1) : undefined), 15_000);
+    expect(changes?.map((e) => (e.type === "status" ? "status" : `${e.type} ${e.owner} #${e.token}${e.type === "released" ? ` ${e.reason}` : ""}`))).toEqual([
+      `acquired cli-holder #${acquired["token"] as number}`,
+      `released cli-holder #${acquired["token"] as number} expired`,
+      `acquired b #${bHandle.token}`,
+      `released b #${bHandle.token} released`,
+      `acquired c #${cHandle.token}`,
+      `released c #${cHandle.token} closed`,
+    ]);
+    const indexes = events.map((e) => e.index);
+    expect(indexes.slice(1).every((index) => index > (indexes[0] as number))).toBe(true);
+    expect([...indexes].sort((x, y) => x - y)).toEqual(indexes);
+  });
+
+  it("starts a watch again with a fresh status when the node it was served by dies", async () => {
+    const name = "us-east:e2e-watch-failover";
+    const leader = await cluster.waitForLeader(REGION);
+    const [follower, other] = cluster.regionNodes(REGION).filter((n) => n !== leader) as [typeof leader, typeof leader];
+    const watcher = await client({ endpoints: [follower.clientUrl, other.clientUrl] });
+    const events: WatchEvent[] = [];
+    await watcher.watch(name, (e) => events.push(e));
+    await follower.kill();
+    const holder = await client({ endpoints: [leader.clientUrl] });
+    const handle = await holder.acquire(name, { owner: "after-kill" });
+    const seen = await waitFor(() => {
+      const holders = holdersSeen(events);
+      return holders.get(handle.token) === "after-kill" && holders.size === 1 ? holders : undefined;
+    }, 15_000);
+    expect(seen, `events: ${JSON.stringify(events.map((e) => e.type))}`).toBeDefined();
+    expect(events.filter((e) => e.type === "status").length).toBeGreaterThanOrEqual(2);
+    await follower.start();
+  });
 });
