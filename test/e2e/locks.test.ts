@@ -292,6 +292,19 @@ describe("watching a lock over real nodes", () => {
     expect([...indexes].sort((x, y) => x - y)).toEqual(indexes);
   });
 
+  it("prints a lock's changes with geolock watch until interrupted, then exits 0", async () => {
+    const name = "us-east:e2e-watch-cli";
+    const watch = new CliProcess(cliArgs("watch", name));
+    expect(await watch.event("status", 15_000)).toMatchObject({ name, holders: [] });
+    const c = await client();
+    const handle = await c.acquire(name, { owner: "cli-watched" });
+    expect(await watch.event("acquired", 15_000)).toMatchObject({ name, owner: "cli-watched", token: handle.token, sessionId: handle.sessionId });
+    await handle.release();
+    expect(await watch.event("released", 15_000)).toMatchObject({ name, token: handle.token, reason: "released" });
+    watch.signal("SIGINT");
+    expect(await watch.exited(15_000)).toEqual({ code: 0, signal: null });
+  });
+
   it("starts a watch again with a fresh status when the node it was served by dies", async () => {
     const name = "us-east:e2e-watch-failover";
     const leader = await cluster.waitForLeader(REGION);

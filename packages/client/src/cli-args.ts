@@ -38,6 +38,7 @@ export type CliCommand =
   | { readonly kind: "run"; readonly global: GlobalOptions; readonly lock: LockOptions; readonly graceMs: number; readonly command: string; readonly args: readonly string[] }
   | { readonly kind: "release"; readonly global: GlobalOptions; readonly name: string; readonly sessionId: number; readonly clientId: string }
   | { readonly kind: "status"; readonly global: GlobalOptions; readonly name: string }
+  | { readonly kind: "watch"; readonly global: GlobalOptions; readonly name: string }
   | { readonly kind: "cluster"; readonly global: GlobalOptions };
 
 export class UsageError extends Error {
@@ -65,6 +66,7 @@ commands:
   acquire NAME      take a lock and hold it until Ctrl-C or --hold elapses
   run NAME -- CMD   run CMD while holding the lock; stop it if the lock may be lost
   status NAME       holders, fencing token and waiters of a lock (linearizable)
+  watch NAME        print a lock's status, then every grant and release, until Ctrl-C
   release NAME      end the session holding a lock (operators; see geolock release --help)
   cluster           regions, nodes, leaders and replication lag
 
@@ -100,6 +102,15 @@ ${GLOBAL_HELP}`,
 Prints the lock's mode, newest fencing token, holders and waiters, read linearizably from
 its region's leader. For a global lock: its holder, token and lease as the answering
 node's region has applied them (any node answers; not linearizable).
+
+${GLOBAL_HELP}`,
+  watch: `usage: geolock watch NAME
+
+Prints the lock's status, then one line per change as its region applies them, in log
+order: who acquired it (owner, session, fencing token) and who let it go, and why
+(released, session closed, session expired). Runs until Ctrl-C or SIGTERM, then exits 0.
+If the connection is lost it watches again through another node of the region and prints
+the status afresh (changes in between are in it). Regional locks only.
 
 ${GLOBAL_HELP}`,
   release: `usage: geolock release NAME --session ID --client-id ID
@@ -149,6 +160,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
       return parseRun(rest, env);
     case "status":
       return parseStatus(rest, env);
+    case "watch":
+      return parseWatch(rest, env);
     case "release":
       return parseRelease(rest, env);
     case "cluster":
@@ -226,6 +239,12 @@ function parseStatus(args: readonly string[], env: Readonly<Record<string, strin
   const p = parse("status", args, {});
   if (p === "help") return { kind: "help", text: HELP["status"] as string };
   return { kind: "status", global: globalOptions(p.values, env), name: oneName("status", p.positionals) };
+}
+
+function parseWatch(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliCommand {
+  const p = parse("watch", args, {});
+  if (p === "help") return { kind: "help", text: HELP["watch"] as string };
+  return { kind: "watch", global: globalOptions(p.values, env), name: oneName("watch", p.positionals) };
 }
 
 function parseRelease(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliCommand {

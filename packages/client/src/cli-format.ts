@@ -3,6 +3,7 @@
 
 import type { ClusterView, GlobalLockStatus, LockStatus } from "./decode.js";
 import { formatDuration } from "./duration.js";
+import type { WatchEvent } from "./lock-watch.js";
 
 export interface NodeHttpStatus {
   readonly role: string;
@@ -76,4 +77,14 @@ export function formatGlobalStatus(status: GlobalLockStatus): string {
 function table(rows: readonly (readonly string[])[]): string {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+}
+
+const RELEASE_WORDS = { released: "released", closed: "session closed", expired: "session expired" } as const;
+
+/** One change a watch reports, as a line: "#12 acquired us-east:x by app-1 (session 4, exclusive, token 7)". */
+export function formatWatchChange(event: Exclude<WatchEvent, { type: "status" }>): string {
+  const who = `${event.owner === "" ? "?" : event.owner} (session ${event.sessionId}, ${event.mode}, token ${event.token})`;
+  return event.type === "acquired"
+    ? `#${event.index} acquired ${event.name} by ${who}`
+    : `#${event.index} ${event.name} freed by ${who}: ${RELEASE_WORDS[event.reason]}`;
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { EXIT, parseCli, UsageError, type CliCommand, type GlobalOptions, type LockOptions } from "./cli-args.js";
-import { decodeNodeHttpStatus, formatCluster, formatGlobalStatus, formatStatus, nodeReports, type NodeHttpStatus } from "./cli-format.js";
+import { decodeNodeHttpStatus, formatCluster, formatGlobalStatus, formatStatus, formatWatchChange, nodeReports, type NodeHttpStatus } from "./cli-format.js";
 import { GeolockClient } from "./client.js";
 import { GeolockError, isGeolockError } from "./errors.js";
 import { isGlobalName } from "./global-locks.js";
@@ -195,6 +195,24 @@ async function statusCommand(command: Command<"status">, out: Output): Promise<n
   }
 }
 
+async function watchCommand(command: Command<"watch">, out: Output, interrupts: Interrupts): Promise<number> {
+  const client = await connectClient(command.global);
+  try {
+    const watch = await client.watch(command.name, (event) => {
+      if (event.type === "status") out.event({ event: "status", index: event.index, ...event.status }, formatStatus(event.status));
+      else {
+        const { type, ...change } = event;
+        out.event({ event: type, ...change }, formatWatchChange(event));
+      }
+    });
+    if (!interrupts.signal.aborted) await new Promise((resolve) => interrupts.signal.addEventListener("abort", resolve, { once: true }));
+    await watch.close();
+    return EXIT.ok;
+  } finally {
+    await client.close();
+  }
+}
+
 async function releaseCommand(command: Command<"release">, out: Output): Promise<number> {
   // Acting as the holder's client: a seq far above any it will use keeps our command out of its dedup window.
   const client = await GeolockClient.connect({
@@ -258,6 +276,8 @@ async function execute(command: CliCommand, interrupts: Interrupts): Promise<num
         return await runCommand(command, out, interrupts);
       case "status":
         return await statusCommand(command, out);
+      case "watch":
+        return await watchCommand(command, out, interrupts);
       case "release":
         return await releaseCommand(command, out);
       case "cluster":

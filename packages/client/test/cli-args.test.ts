@@ -61,10 +61,16 @@ describe("geolock argument parsing", () => {
   });
 
   it("answers --help for every command with that command's text", () => {
-    for (const name of ["acquire", "run", "status", "release", "cluster"]) {
+    for (const name of ["acquire", "run", "status", "watch", "release", "cluster"]) {
       expect(parse(name, "--help")).toEqual({ kind: "help", text: HELP[name] });
     }
     expect(parse()).toEqual({ kind: "help", text: HELP["main"] });
+  });
+
+  it("parses watch with one lock name", () => {
+    expect(parse("watch", "us-east:x", "--json")).toMatchObject({ kind: "watch", name: "us-east:x", global: { json: true } });
+    expect(() => parse("watch")).toThrow(/exactly one lock name/);
+    expect(() => parse("watch", "us-east:x", "--wait", "1s")).toThrow(/Unknown option '--wait'/);
   });
 
   it("refuses an unknown command", () => {

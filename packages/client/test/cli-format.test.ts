@@ -1,7 +1,7 @@
 // The CLI's human output and its reading of a node's GET /status.
 
 import { describe, expect, it } from "vitest";
-import { decodeNodeHttpStatus, formatCluster, formatStatus, nodeReports } from "../src/cli-format.js";
+import { decodeNodeHttpStatus, formatCluster, formatStatus, formatWatchChange, nodeReports } from "../src/cli-format.js";
 import type { ClusterView } from "../src/index.js";
 
 const view: ClusterView = {
@@ -49,5 +49,14 @@ describe("status output", () => {
     expect(text).toContain("us-east:x held exclusive, newest fencing token 9");
     expect(text).toMatch(/holder\s+4\s+9\s+host:1\s+gl-a\s+1.5s/);
     expect(text).toMatch(/waiter exclusive\s+6\s+-\s+host:2\s+gl-b\s+200ms\s+4.8s/);
+  });
+});
+
+describe("watch output", () => {
+  it("says who acquired a lock and who let it go, and why", () => {
+    const holder = { name: "us-east:x", sessionId: 4, owner: "host:1", mode: "exclusive", token: 9 } as const;
+    expect(formatWatchChange({ type: "acquired", index: 31, ...holder })).toBe("#31 acquired us-east:x by host:1 (session 4, exclusive, token 9)");
+    expect(formatWatchChange({ type: "released", index: 40, ...holder, reason: "expired" })).toBe("#40 us-east:x freed by host:1 (session 4, exclusive, token 9): session expired");
+    expect(formatWatchChange({ type: "released", index: 41, ...holder, reason: "released" })).toMatch(/: released$/);
   });
 });
