@@ -250,6 +250,11 @@ export class LockStateMachine {
     return this.appliedIndex;
   }
 
+  /** The newest fencing token granted on any lock (0 before the first): every later grant's is above it. */
+  newestToken(): number {
+    return this.nextToken - 1;
+  }
+
   stats(): LockStats {
     let holders = 0;
     let waiters = 0;

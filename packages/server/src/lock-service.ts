@@ -131,7 +131,9 @@ export class LockService {
    * client skips): nothing falls between the status and the pushes.
    */
   async watch(sink: WatchSink, watchId: number, name: string): Promise<{ index: number; status: LockStatus }> {
-    this.watches.watch(sink, watchId, name, this.machine.status(name).token ?? 0);
+    // Any grant after this one has a larger token; an answer repeated from the dedup table
+    // (a retried acquire) carries an older one and is no news.
+    this.watches.watch(sink, watchId, name, this.machine.newestToken());
     try {
       await this.requireNode().linearizableRead();
     } catch (error) {

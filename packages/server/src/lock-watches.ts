@@ -38,8 +38,8 @@ interface Watch {
 interface WatchedName {
   readonly watches: Set<Watch>;
   /**
-   * The newest token announced as acquired (or held when the first watch began): a retried
-   * acquire is answered "granted" again with its old token, which is no new grant.
+   * The newest token announced as acquired, or granted anywhere when the first watch began:
+   * a retried acquire is answered "granted" again with its old token, which is no new grant.
    */
   lastToken: number;
 }
@@ -61,8 +61,9 @@ export class LockWatches {
   }
 
   /**
-   * Starts a watch; `currentToken` is the newest token of the lock as applied now (0 when
-   * free). A watchId already in use on the sink replaces that watch. Throws OVERLOADED at a limit.
+   * Starts a watch; `currentToken` is the newest token granted on any lock as applied now, so
+   * that only grants after it are announced. A watchId already in use on the sink replaces
+   * that watch. Throws OVERLOADED at a limit.
    */
   watch(sink: WatchSink, watchId: number, name: string, currentToken: number): void {
     let watches = this.bySink.get(sink);

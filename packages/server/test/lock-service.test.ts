@@ -164,6 +164,21 @@ describe("watches", () => {
     expect(changes(watcher.pushed).map((s) => s.replace(/@\d+/, ""))).toEqual(["acquired a#1"]);
   });
 
+  it("does not announce a grant the dedup table replays to a retried acquire after the lock was freed", async () => {
+    const locks = service();
+    const opened = await locks.submit({ type: "openSession", clientId: "r", seq: 1, ttlMs: 60_000 });
+    if (opened.type !== "sessionOpened") throw new Error(JSON.stringify(opened));
+    const sessionId = opened.sessionId;
+    const acquire = { type: "acquire", clientId: "r", seq: 2, sessionId, name: "us-east:x", mode: "exclusive", waitMs: 0, owner: "r" } as const;
+    expect(await locks.submit(acquire)).toMatchObject({ type: "granted", token: 1 });
+    await locks.submit({ type: "release", clientId: "r", seq: 3, sessionId, name: "us-east:x" });
+    const watcher = sink();
+    await locks.watch(watcher, 1, "us-east:x");
+    // The retry gets its first answer again; nobody holds the lock.
+    expect(await locks.submit(acquire)).toMatchObject({ type: "granted", token: 1 });
+    expect(watcher.pushed).toEqual([]);
+  });
+
   it("pushes nothing once unwatched, and ends every watch with watchEnded when a snapshot replaces the state", async () => {
     const locks = service();
     const a = await client(locks, "a");
