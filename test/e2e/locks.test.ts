@@ -292,6 +292,60 @@ describe("watching a lock over real nodes", () => {
     expect([...indexes].sort((x, y) => x - y)).toEqual(indexes);
   });
 
+  it("shows a watcher every grant of a contended lock once, in token order, through a leader kill", async () => {
+    const name = "us-east:e2e-watch-contended";
+    const leader = await cluster.waitForLeader(REGION);
+    const follower = cluster.regionNodes(REGION).find((n) => n !== leader) as typeof leader;
+    const watcher = await client({ endpoints: [follower.clientUrl] });
+    const events: WatchEvent[] = [];
+    await watcher.watch(name, (e) => events.push(e));
+    const workers = await Promise.all([0, 1, 2, 3].map(() => client()));
+    const granted: number[] = [];
+    let running = true;
+    const loops = workers.map(async (w) => {
+      for (let i = 0; i < 500 && running; i++) {
+        try {
+          const handle = await w.acquire(name, { waitMs: 20_000 });
+          granted.push(handle.token);
+          await handle.release();
+        } catch {
+          // A failover may fail a call; the lock then ends with its session at the latest.
+        }
+      }
+    });
+    await waitFor(() => (granted.length >= 20 ? true : undefined), 20_000);
+    await leader.kill();
+    await cluster.waitForLeader(REGION, 15_000);
+    const beforeKill = granted.length;
+    await waitFor(() => (granted.length >= beforeKill + 20 ? true : undefined), 20_000);
+    running = false;
+    await Promise.all(loops);
+    await statusUntil(watcher, name, (s) => s.holders.length === 0 && s.waiters.length === 0, 20_000);
+    const newest = Math.max(...granted);
+    await waitFor(() => (events.some((e) => e.type === "released" && e.token >= newest) ? true : undefined), 15_000);
+
+    // Its node never died, so one status and then every change: acquired t, released t, ...
+    expect(events.filter((e) => e.type === "status")).toHaveLength(1);
+    const changes = events.slice(1);
+    const tokens: number[] = [];
+    changes.forEach((e, i) => {
+      if (e.type === "status") return;
+      if (i % 2 === 0) {
+        expect(e.type, `change ${i}`).toBe("acquired");
+        expect(e.token, `change ${i}`).toBeGreaterThan(tokens.at(-1) ?? 0);
+        tokens.push(e.token);
+      } else {
+        expect(e.type, `change ${i}`).toBe("released");
+        expect(e.token, `change ${i}`).toBe(tokens.at(-1));
+      }
+    });
+    expect(changes.length % 2).toBe(0);
+    // Every grant a worker was told of was seen (a grant whose answer was lost may be seen too).
+    expect(granted.filter((t) => !tokens.includes(t))).toEqual([]);
+    expect(granted.length).toBeGreaterThanOrEqual(40);
+    await leader.start();
+  }, 120_000);
+
   it("prints a lock's changes with geolock watch until interrupted, then exits 0", async () => {
     const name = "us-east:e2e-watch-cli";
     const watch = new CliProcess(cliArgs("watch", name));
