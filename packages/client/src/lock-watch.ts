@@ -14,29 +14,22 @@ import type { EndpointPool } from "./endpoint-pool.js";
 import { GeolockError } from "./errors.js";
 import type { ClientLogger } from "./logger.js";
 
+/** A grant or a release: the holder it concerns, and the log index it was applied at. */
+interface LockChange {
+  readonly index: number;
+  readonly name: string;
+  readonly sessionId: number;
+  readonly owner: string;
+  readonly mode: LockMode;
+  readonly token: number;
+}
+
 export type WatchEvent =
   /** The lock as of log index `index`: first, and again after every restart of the watch. */
   | { readonly type: "status"; readonly index: number; readonly status: LockStatus }
-  | {
-      readonly type: "acquired";
-      readonly index: number;
-      readonly name: string;
-      readonly sessionId: number;
-      readonly owner: string;
-      readonly mode: LockMode;
-      readonly token: number;
-    }
-  | {
-      readonly type: "released";
-      readonly index: number;
-      readonly name: string;
-      readonly sessionId: number;
-      readonly owner: string;
-      readonly mode: LockMode;
-      readonly token: number;
-      /** "released" by its holder, its session "closed", or its session "expired". */
-      readonly reason: "released" | "closed" | "expired";
-    };
+  | ({ readonly type: "acquired" } & LockChange)
+  /** `reason`: "released" by its holder, its session "closed", or its session "expired". */
+  | ({ readonly type: "released"; readonly reason: "released" | "closed" | "expired" } & LockChange);
 
 export type WatchListener = (event: WatchEvent) => void;
 

@@ -115,38 +115,21 @@ export class LockWatches {
     const watched = this.byName.get(name);
     if (watched === undefined || holder.token <= watched.lastToken) return;
     watched.lastToken = holder.token;
-    for (const watch of watched.watches) {
-      watch.sink.push({
-        push: "lockChanged",
-        watchId: watch.watchId,
-        name,
-        index,
-        change: "acquired",
-        sessionId: holder.sessionId,
-        owner: holder.owner,
-        mode: holder.mode,
-        token: holder.token,
-      });
-    }
+    this.tell(watched, index, name, holder, undefined);
   }
 
   /** A holder gone at `index`: released, its session closed, or its session expired. */
   released(index: number, name: string, holder: WatchedHolder, reason: ReleaseReasonWire): void {
     const watched = this.byName.get(name);
-    if (watched === undefined) return;
+    if (watched !== undefined) this.tell(watched, index, name, holder, reason);
+  }
+
+  /** One lockChanged push per watch of the name: a release when `reason` is given, else a grant. */
+  private tell(watched: WatchedName, index: number, name: string, holder: WatchedHolder, reason: ReleaseReasonWire | undefined): void {
+    const { sessionId, owner, mode, token } = holder;
     for (const watch of watched.watches) {
-      watch.sink.push({
-        push: "lockChanged",
-        watchId: watch.watchId,
-        name,
-        index,
-        change: "released",
-        sessionId: holder.sessionId,
-        owner: holder.owner,
-        mode: holder.mode,
-        token: holder.token,
-        reason,
-      });
+      const change = { push: "lockChanged", watchId: watch.watchId, name, index, sessionId, owner, mode, token } as const;
+      watch.sink.push(reason === undefined ? { ...change, change: "acquired" } : { ...change, change: "released", reason });
     }
   }
 
