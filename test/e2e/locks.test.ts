@@ -265,6 +265,8 @@ describe("watching a lock over real nodes", () => {
     const events: WatchEvent[] = [];
     await watcher.watch(name, (e) => events.push(e));
     expect(events).toEqual([{ type: "status", index: expect.any(Number), status: expect.objectContaining({ name, holders: [] }) }]);
+    const metrics = await (await fetch(follower.clientUrl.replace("ws://", "http://").replace("/client", "/metrics"))).text();
+    expect(metrics).toMatch(/^geolock_lock_watches\{[^}]*\} [1-9]/m);
 
     const holder = new CliProcess(cliArgs("acquire", name, "--ttl", "2s", "--owner", "cli-holder"));
     const acquired = await holder.event("acquired", 15_000);

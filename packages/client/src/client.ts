@@ -229,6 +229,11 @@ export class GeolockClient {
       requestTimeoutMs: this.settings.requestTimeoutMs,
       onClose: (closed) => this.watches.delete(closed),
     });
+    if (this.closing !== undefined) {
+      // The client closed while the watch started: close() did not know of it.
+      await watch.close();
+      throw new GeolockError("CLOSED", "the client was closed");
+    }
     this.watches.add(watch);
     return watch;
   }

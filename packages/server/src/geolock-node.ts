@@ -250,6 +250,7 @@ export class GeolockNode {
     m.gauge("geolock_locks_sessions", "Open sessions", () => [[labels, this.service.stats().sessions]]);
     m.gauge("geolock_locks_held", "Lock holders", () => [[labels, this.service.stats().holders]]);
     m.gauge("geolock_locks_waiters", "Queued waiters", () => [[labels, this.service.stats().waiters]]);
+    m.gauge("geolock_lock_watches", "Lock watches this node serves to its client connections", () => [[labels, this.service.watches.size]]);
     m.gauge("geolock_global_keys", "Global keys in this region's table", () => [[labels, this.global.stats().keys]]);
     m.gauge("geolock_global_waiting", "Global requests waiting for their command to be chosen", () => [[labels, this.global.stats().waiting]]);
     m.counterOf("geolock_global_phase1_total", "Paxos phase 1 attempts by this leader's proposer", () => [[labels, this.global.stats().proposer?.phase1Started ?? 0]]);
