@@ -326,26 +326,83 @@ describe("watching a lock over real nodes", () => {
     const newest = Math.max(...granted);
     await waitFor(() => (events.some((e) => e.type === "released" && e.token >= newest) ? true : undefined), 15_000);
 
-    // Its node never died, so one status and then every change: acquired t, released t, ...
+    // Its node never died, so one status and then every change, each once.
     expect(events.filter((e) => e.type === "status")).toHaveLength(1);
-    const changes = events.slice(1);
-    const tokens: number[] = [];
-    changes.forEach((e, i) => {
-      if (e.type === "status") return;
-      if (i % 2 === 0) {
-        expect(e.type, `change ${i}`).toBe("acquired");
-        expect(e.token, `change ${i}`).toBeGreaterThan(tokens.at(-1) ?? 0);
-        tokens.push(e.token);
-      } else {
-        expect(e.type, `change ${i}`).toBe("released");
-        expect(e.token, `change ${i}`).toBe(tokens.at(-1));
-      }
-    });
-    expect(changes.length % 2).toBe(0);
+    const { acquired: tokens, heldAtEnd } = checkExclusiveStream(events);
+    expect(heldAtEnd).toBeUndefined();
     // Every grant a worker was told of was seen (a grant whose answer was lost may be seen too).
     expect(granted.filter((t) => !tokens.includes(t))).toEqual([]);
     expect(granted.length).toBeGreaterThanOrEqual(40);
     await leader.start();
+  }, 120_000);
+
+  /**
+   * Checks a watch stream of an exclusive lock: at most one holder in every status, each
+   * grant to a free lock with a token above every earlier one, each release of the current
+   * holder, indexes never going back. Returns the tokens seen acquired and who holds at the end.
+   */
+  function checkExclusiveStream(events: readonly WatchEvent[]): { acquired: number[]; heldAtEnd: number | undefined } {
+    let held: number | undefined;
+    let lastIndex = 0;
+    let lastToken = 0;
+    const acquired: number[] = [];
+    events.forEach((e, i) => {
+      expect(e.index, `event ${i} goes back in the log`).toBeGreaterThanOrEqual(lastIndex);
+      lastIndex = e.index;
+      if (e.type === "status") {
+        expect(e.status.holders.length, `status ${i}`).toBeLessThanOrEqual(1);
+        held = e.status.holders[0]?.token;
+        lastToken = Math.max(lastToken, held ?? 0);
+      } else if (e.type === "acquired") {
+        expect(held, `event ${i}: acquired #${e.token} while #${String(held)} holds`).toBeUndefined();
+        expect(e.token, `event ${i}`).toBeGreaterThan(lastToken);
+        held = lastToken = e.token;
+        acquired.push(e.token);
+      } else {
+        expect(e.token, `event ${i}: released #${e.token}, not the holder`).toBe(held);
+        held = undefined;
+      }
+    });
+    return { acquired, heldAtEnd: held };
+  }
+
+  it("keeps a watcher's view exact when the node it watches through is paused and it moves to another", async () => {
+    const name = "us-east:e2e-watch-paused";
+    const leader = await cluster.waitForLeader(REGION);
+    const other = cluster.regionNodes(REGION).find((n) => n !== leader) as typeof leader;
+    const watcher = await client({ endpoints: [leader.clientUrl, other.clientUrl] });
+    const events: WatchEvent[] = [];
+    await watcher.watch(name, (e) => events.push(e));
+    const workers = await Promise.all([0, 1, 2].map(() => client()));
+    const granted: number[] = [];
+    let running = true;
+    const loops = workers.map(async (w) => {
+      for (let i = 0; i < 500 && running; i++) {
+        try {
+          const handle = await w.acquire(name, { waitMs: 20_000 });
+          granted.push(handle.token);
+          await handle.release();
+        } catch {
+          // A paused node fails calls until the client moves on; the session ends the lock at the latest.
+        }
+      }
+    });
+    await waitFor(() => (granted.length >= 10 ? true : undefined), 20_000);
+    leader.pause();
+    try {
+      const beforePause = granted.length;
+      await waitFor(() => (granted.length >= beforePause + 10 && events.filter((e) => e.type === "status").length >= 2 ? true : undefined), 30_000);
+    } finally {
+      leader.resume();
+    }
+    running = false;
+    await Promise.all(loops);
+    await statusUntil(watcher, name, (s) => s.holders.length === 0 && s.waiters.length === 0, 20_000);
+    const newest = Math.max(...granted);
+    await waitFor(() => (events.some((e) => e.type === "released" && e.token >= newest) ? true : undefined), 15_000);
+    expect(events.filter((e) => e.type === "status").length, "the watch moved to another node").toBeGreaterThanOrEqual(2);
+    const { heldAtEnd } = checkExclusiveStream(events);
+    expect(heldAtEnd).toBeUndefined();
   }, 120_000);
 
   it("prints a lock's changes with geolock watch until interrupted, then exits 0", async () => {
