@@ -405,6 +405,27 @@ describe("watching a lock over real nodes", () => {
     expect(heldAtEnd).toBeUndefined();
   }, 120_000);
 
+  it("gives each of several watches on one shared connection its own lock's changes only", async () => {
+    const root = await client();
+    const fork = root.fork();
+    const [seenX, seenY, seenX2]: WatchEvent[][] = [[], [], []];
+    const watchX = await root.watch("us-east:e2e-shared-x", (e) => seenX.push(e));
+    await fork.watch("us-east:e2e-shared-y", (e) => seenY.push(e));
+    await fork.watch("us-east:e2e-shared-x", (e) => seenX2.push(e));
+    const x = await root.acquire("us-east:e2e-shared-x", { owner: "x" });
+    const y = await fork.acquire("us-east:e2e-shared-y", { owner: "y" });
+    await waitFor(() => (seenX.length >= 2 && seenY.length >= 2 && seenX2.length >= 2 ? true : undefined), 15_000);
+    await watchX.close();
+    await x.release();
+    await y.release();
+    await waitFor(() => (seenX2.length >= 3 && seenY.length >= 3 ? true : undefined), 15_000);
+    const owners = (events: WatchEvent[]) => events.flatMap((e) => (e.type === "status" ? [] : [`${e.type} ${e.owner}`]));
+    expect(owners(seenX)).toEqual(["acquired x"]);
+    expect(owners(seenX2)).toEqual(["acquired x", "released x"]);
+    expect(owners(seenY)).toEqual(["acquired y", "released y"]);
+    await fork.close();
+  });
+
   it("prints a lock's changes with geolock watch until interrupted, then exits 0", async () => {
     const name = "us-east:e2e-watch-cli";
     const watch = new CliProcess(cliArgs("watch", name));

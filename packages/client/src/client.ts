@@ -125,9 +125,7 @@ export class GeolockClient {
       shared.retain();
       this.pool = shared;
     }
-    this.stopPushes = this.pool.onPush((push) => {
-      if (push.push === "sessionExpired") this.onSessionExpiredPush(push.region, push.sessionId);
-    });
+    this.stopPushes = this.pool.onSessionExpired((push) => this.onSessionExpiredPush(push.region, push.sessionId));
     this.caller = new Caller(this.clientId, this.pool, this.clock, this.retryLimits, this.logger, options.firstSeq ?? 1);
     this.globals = new GlobalLocks(this.clientId, this.caller, this.clock, this.settings, this.logger, (name) => this.active.delete(name));
   }

@@ -5,7 +5,7 @@
 // every node: failover can then reach nodes the caller never listed, and a NOT_LEADER hint
 // ("region/node") can be turned into an address.
 
-import type { ClientPush } from "@geolock/transport";
+import type { ClientPush, LockChangedPush, SessionExpiredPush, WatchEndedPush } from "@geolock/transport";
 import { Connection, type ConnectionLimits } from "./connection.js";
 import { decodeClusterView, type ClusterView } from "./decode.js";
 import type { ClientLogger } from "./logger.js";
@@ -60,12 +60,14 @@ export class EndpointPool {
   private closed = false;
   /** Clients sharing this pool (GeolockClient.fork): the connection closes with the last one. */
   private users = 1;
-  /** Every sharing client hears every push and keeps those about its own sessions. */
-  private readonly pushListeners = new Set<(push: ClientPush) => void>();
+  /** Every sharing client hears every sessionExpired push and keeps those about its own sessions. */
+  private readonly pushListeners = new Set<(push: SessionExpiredPush) => void>();
   /** Hear of every connection that closes: what a node kept for it (watches) is gone. */
   private readonly closeListeners = new Set<(connection: Connection) => void>();
   /** Watch ids are per connection on the node, and forks share connections: one counter for all. */
   private nextWatchId = 1;
+  /** Where each watch's pushes go, by watch id: a push reaches its one watch, not every listener. */
+  private readonly watchHandlers = new Map<number, (push: LockChangedPush | WatchEndedPush) => void>();
 
   constructor(
     options: PoolOptions,
@@ -121,7 +123,7 @@ export class EndpointPool {
     connection.close(reason);
   }
 
-  onPush(listener: (push: ClientPush) => void): () => void {
+  onSessionExpired(listener: (push: SessionExpiredPush) => void): () => void {
     this.pushListeners.add(listener);
     return () => this.pushListeners.delete(listener);
   }
@@ -131,10 +133,12 @@ export class EndpointPool {
     return () => this.closeListeners.delete(listener);
   }
 
-  takeWatchId(): number {
-    const id = this.nextWatchId;
-    this.nextWatchId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
-    return id;
+  /** A fresh watch id, whose pushes go to `handler` until the returned function is called. */
+  takeWatchId(handler: (push: LockChangedPush | WatchEndedPush) => void): { readonly watchId: number; readonly stop: () => void } {
+    const watchId = this.nextWatchId;
+    this.nextWatchId = watchId >= Number.MAX_SAFE_INTEGER ? 1 : watchId + 1;
+    this.watchHandlers.set(watchId, handler);
+    return { watchId, stop: () => this.watchHandlers.delete(watchId) };
   }
 
   /** One more client shares the connections; each user calls release() once. */
@@ -220,7 +224,11 @@ export class EndpointPool {
   }
 
   private deliverPush(push: ClientPush): void {
-    for (const listener of this.pushListeners) listener(push);
+    if (push.push === "sessionExpired") {
+      for (const listener of this.pushListeners) listener(push);
+    } else {
+      this.watchHandlers.get(push.watchId)?.(push);
+    }
   }
 
   private onClose(connection: Connection, reason: string): void {

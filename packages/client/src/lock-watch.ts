@@ -6,7 +6,7 @@
 // connection the client has, and the listener gets a fresh status: changes missed in between
 // are in it.
 
-import type { ClientPush, LockChangedPush } from "@geolock/transport";
+import type { LockChangedPush, WatchEndedPush } from "@geolock/transport";
 import type { Clock } from "./clock.js";
 import type { Connection } from "./connection.js";
 import { decodeWatchStarted, type LockMode, type LockStatus } from "./decode.js";
@@ -57,7 +57,9 @@ export class LockWatch {
   private early: LockChangedPush[] = [];
   private closed = false;
   private restarting: Promise<void> | undefined;
-  private readonly stopListening: (() => void)[] = [];
+  private stopListening: (() => void) | undefined;
+  /** Ends the routing of the current watch id's pushes here. */
+  private stopPushes: (() => void) | undefined;
 
   private constructor(
     readonly name: string,
@@ -68,10 +70,7 @@ export class LockWatch {
   /** Resolves once the first status was delivered to the listener; rejects if the watch cannot start in requestTimeoutMs. */
   static async start(name: string, listener: WatchListener, deps: WatchDeps): Promise<LockWatch> {
     const watch = new LockWatch(name, listener, deps);
-    watch.stopListening.push(
-      deps.pool.onPush((push) => watch.onPush(push)),
-      deps.pool.onConnectionClosed((connection) => watch.onConnectionClosed(connection)),
-    );
+    watch.stopListening = deps.pool.onConnectionClosed((connection) => watch.onConnectionClosed(connection));
     try {
       await watch.startOnce(deps.clock.now() + deps.requestTimeoutMs);
     } catch (error) {
@@ -99,7 +98,8 @@ export class LockWatch {
     this.closed = true;
     this.connection = undefined;
     this.early = [];
-    for (const stop of this.stopListening.splice(0)) stop();
+    this.stopListening?.();
+    this.stopPushes?.();
   }
 
   /** One attempt after another until one starts the watch or the deadline passes. */
@@ -125,7 +125,10 @@ export class LockWatch {
   private async attempt(deadlineMs: number): Promise<void> {
     const connection = await this.deps.pool.connection();
     if (connection === undefined) throw new GeolockError("UNAVAILABLE", `no node reachable to watch ${this.name}`);
-    this.watchId = this.deps.pool.takeWatchId();
+    this.stopPushes?.();
+    const taken = this.deps.pool.takeWatchId((push) => this.onPush(push));
+    this.watchId = taken.watchId;
+    this.stopPushes = taken.stop;
     this.connection = connection;
     this.baseIndex = undefined;
     this.early = [];
@@ -141,8 +144,8 @@ export class LockWatch {
     for (const push of early) this.deliver(push);
   }
 
-  private onPush(push: ClientPush): void {
-    if (this.closed || push.push === "sessionExpired" || push.watchId !== this.watchId || this.connection === undefined) return;
+  private onPush(push: LockChangedPush | WatchEndedPush): void {
+    if (this.closed || this.connection === undefined) return;
     if (push.push === "watchEnded") {
       this.deps.logger.debug("the node ended a watch; starting it again", { name: this.name, reason: push.reason });
       this.restart();
