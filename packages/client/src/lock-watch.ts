@@ -56,6 +56,8 @@ export class LockWatch {
   private baseIndex: number | undefined;
   private early: LockChangedPush[] = [];
   private closed = false;
+  /** Set once start() delivered the first status; before that, start() itself retries. */
+  private started = false;
   private restarting: Promise<void> | undefined;
   private stopListening: (() => void) | undefined;
   /** Ends the routing of the current watch id's pushes here. */
@@ -77,6 +79,7 @@ export class LockWatch {
       watch.stop();
       throw error;
     }
+    watch.started = true;
     return watch;
   }
 
@@ -135,7 +138,9 @@ export class LockWatch {
     const outcome = await connection.request({ op: "watch", name: this.name, watchId: this.watchId }, Math.max(1, deadlineMs - this.deps.clock.now()));
     if (outcome.kind === "error") throw new GeolockError(outcome.error.code, outcome.error.message, outcome.error.leader === undefined ? {} : { leader: outcome.error.leader });
     if (outcome.kind === "unknown") throw new GeolockError("UNAVAILABLE", `watch of ${this.name}: ${outcome.reason}`);
-    if (this.closed || this.connection !== connection) return;
+    if (this.closed) return;
+    // Its connection closed meanwhile: the node's watch went with it.
+    if (this.connection !== connection) throw new GeolockError("UNAVAILABLE", `the connection closed while the watch of ${this.name} started`);
     const started = decodeWatchStarted(outcome.result);
     this.baseIndex = started.index;
     this.listener({ type: "status", index: started.index, status: started.status });
@@ -171,7 +176,9 @@ export class LockWatch {
     this.connection = undefined;
     this.baseIndex = undefined;
     this.early = [];
-    if (this.restarting !== undefined || this.closed) return;
+    // Before the first status, start() is still trying, and a second attempt beside it would
+    // leave the node a watch nobody reads.
+    if (this.restarting !== undefined || this.closed || !this.started) return;
     this.restarting = (async () => {
       // Bounded by close(): each round is bounded by requestTimeoutMs.
       while (!this.closed) {
