@@ -11,6 +11,14 @@ import type { Clock } from "./clock.js";
 import type { Connection } from "./connection.js";
 import { decodeWatchStarted, type LockMode, type LockStatus } from "./decode.js";
 import type { EndpointPool } from "./endpoint-pool.js";
+
+/** What a watch uses of a connection and of the pool (EndpointPool), so tests can stand in for them. */
+export type WatchConnection = Pick<Connection, "request" | "isOpen">;
+export interface WatchPool {
+  connection(): Promise<WatchConnection | undefined>;
+  takeWatchId: EndpointPool["takeWatchId"];
+  onConnectionClosed(listener: (connection: WatchConnection) => void): () => void;
+}
 import { GeolockError } from "./errors.js";
 import type { ClientLogger } from "./logger.js";
 
@@ -39,8 +47,8 @@ const EARLY_PUSHES_MAX = 10_000;
 const RESTART_BACKOFF_FIRST_MS = 50;
 const RESTART_BACKOFF_MAX_MS = 1_000;
 
-interface WatchDeps {
-  readonly pool: EndpointPool;
+export interface WatchDeps {
+  readonly pool: WatchPool;
   readonly clock: Clock;
   readonly logger: ClientLogger;
   readonly requestTimeoutMs: number;
@@ -51,7 +59,7 @@ interface WatchDeps {
 export class LockWatch {
   private watchId = 0;
   /** The connection the node holds this watch for; undefined while (re)starting. */
-  private connection: Connection | undefined;
+  private connection: WatchConnection | undefined;
   /** The status's index, once it arrived; pushes at or below it are already in the status. */
   private baseIndex: number | undefined;
   private early: LockChangedPush[] = [];
@@ -167,7 +175,7 @@ export class LockWatch {
     this.listener(push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" });
   }
 
-  private onConnectionClosed(connection: Connection): void {
+  private onConnectionClosed(connection: WatchConnection): void {
     if (!this.closed && connection === this.connection) this.restart();
   }
 
