@@ -408,7 +408,9 @@ describe("watching a lock over real nodes", () => {
   it("gives each of several watches on one shared connection its own lock's changes only", async () => {
     const root = await client();
     const fork = root.fork();
-    const [seenX, seenY, seenX2]: WatchEvent[][] = [[], [], []];
+    const seenX: WatchEvent[] = [];
+    const seenY: WatchEvent[] = [];
+    const seenX2: WatchEvent[] = [];
     const watchX = await root.watch("us-east:e2e-shared-x", (e) => seenX.push(e));
     await fork.watch("us-east:e2e-shared-y", (e) => seenY.push(e));
     await fork.watch("us-east:e2e-shared-x", (e) => seenX2.push(e));
