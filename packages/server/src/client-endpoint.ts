@@ -28,6 +28,12 @@ export interface ClientEndpointLimits {
   readonly clientIdsMax: number;
   /** A connection that answers no ping for this long is dropped. */
   readonly idleTimeoutMs: number;
+  /**
+   * Bytes a connection may have waiting to be sent when a watch push comes: a watcher that
+   * does not read is disconnected (its client watches again, with a fresh status) rather
+   * than buffered without bound. Answers need no such bound: requests in flight bound them.
+   */
+  readonly pushBufferBytesMax: number;
 }
 
 /** Nesting a client frame may have: the frame array, a request map, and no deeper. */
@@ -41,6 +47,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientEndpointLimits = {
   clientIdsPerConnectionMax: 1_024,
   clientIdsMax: 100_000,
   idleTimeoutMs: 10_000,
+  pushBufferBytesMax: 8 << 20,
 };
 
 interface Connection {
@@ -152,8 +159,22 @@ export class ClientEndpoint {
   }
 
   private watchSinkOf(connection: Connection): WatchSink {
-    connection.watchSink ??= { push: (message) => this.enqueue(connection, message) };
+    connection.watchSink ??= {
+      push: (message) => {
+        if (connection.socket.readyState !== connection.socket.OPEN) return;
+        if (connection.socket.bufferedAmount <= this.limits.pushBufferBytesMax) this.enqueue(connection, message);
+        else this.dropSlowWatcher(connection);
+      },
+    };
     return connection.watchSink;
+  }
+
+  private dropSlowWatcher(connection: Connection): void {
+    const buffered = connection.socket.bufferedAmount;
+    this.logger.warn({ buffered, limit: this.limits.pushBufferBytesMax }, "dropping a client connection that does not read its watch pushes");
+    // Not close(): its close frame would queue behind what the client does not read.
+    connection.socket.terminate();
+    this.forget(connection);
   }
 
   private remember(connection: Connection, clientId: string): void {
@@ -181,7 +202,8 @@ export class ClientEndpoint {
   }
 
   private forget(connection: Connection): void {
-    this.connections.delete(connection);
+    // Once: a terminated socket still emits "close" afterwards.
+    if (!this.connections.delete(connection)) return;
     if (connection.watchSink !== undefined) this.router.dropWatches(connection.watchSink);
     for (const id of connection.clientIds) {
       const set = this.byClientId.get(id);

@@ -1,6 +1,7 @@
 // The client endpoint routes a sessionExpired push to every connection that carried requests
 // of that client id. Clients that share one connection (GeolockClient.fork) are many ids on
-// one socket: each must still hear of its own session's expiry.
+// one socket: each must still hear of its own session's expiry. A watcher that stops reading
+// is dropped before its pushes pile up without bound.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodePlain, encodeValue, type ClientRequest, type ClientResponse } from "@geolock/transport";
@@ -8,11 +9,21 @@ import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { ClientEndpoint, DEFAULT_CLIENT_LIMITS } from "../src/client-endpoint.js";
+import type { WatchSink } from "../src/lock-watches.js";
 import type { RequestRouter } from "../src/request-router.js";
 
-/** Answers every request at once with ok. */
+/** The sinks of the watches it was asked for, and of those it was told to drop. */
+const watchSinks: WatchSink[] = [];
+const droppedSinks: WatchSink[] = [];
+
+/** Answers every request at once with ok; keeps the sink of each watch. */
 const answeringRouter = {
   handle: (request: ClientRequest): Promise<ClientResponse> => Promise.resolve({ id: request.id, ok: true, result: { type: "keptAlive" } }),
+  serveWatch: (request: ClientRequest, sink: WatchSink): Promise<ClientResponse> => {
+    watchSinks.push(sink);
+    return Promise.resolve({ id: request.id, ok: true, result: { index: 0, status: {} } });
+  },
+  dropWatches: (sink: WatchSink): void => void droppedSinks.push(sink),
 } as unknown as RequestRouter;
 
 let server: Server | undefined;
@@ -20,6 +31,8 @@ let endpoint: ClientEndpoint | undefined;
 let socket: WebSocket | undefined;
 
 afterEach(async () => {
+  watchSinks.length = 0;
+  droppedSinks.length = 0;
   socket?.terminate();
   endpoint?.close();
   await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
@@ -81,5 +94,27 @@ describe("client endpoint pushes", () => {
     ep.push("c-9", { push: "sessionExpired", region: "us-east", sessionId: 10, lost: [] });
     await vi.waitFor(() => expect(frames.flat()).toHaveLength(12), { timeout: 5_000, interval: 10 });
     expect(frames.flat()[11]).toMatchObject({ sessionId: 10 });
+  });
+});
+
+describe("client endpoint watch pushes", () => {
+  it("drops a connection that does not read its watch pushes once its send buffer passes the limit, and ends its watches", async () => {
+    const limit = 64 << 10;
+    const { socket: ws, frames } = await connectedEndpoint({ ...DEFAULT_CLIENT_LIMITS, pushBufferBytesMax: limit });
+    ws.send(encodeValue([{ id: 1, op: "watch", name: "us-east:x", watchId: 1 }]));
+    await vi.waitFor(() => expect(frames.flat()).toHaveLength(1), { timeout: 5_000, interval: 10 });
+    const sink = watchSinks[0] as WatchSink;
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    // The client stops reading: the kernel's buffers fill, then the node's.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const push = { push: "lockChanged", watchId: 1, name: "us-east:x", index: 1, change: "acquired", sessionId: 1, owner: "o".repeat(200), mode: "exclusive", token: 1 } as const;
+    // Bounded: 64 MiB of pushes is far beyond any loopback buffer plus the limit.
+    for (let turn = 0; turn < 2_000 && droppedSinks.length === 0; turn++) {
+      for (let i = 0; i < 128; i++) sink.push({ ...push, index: turn * 128 + i + 1 });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(droppedSinks).toEqual([sink]);
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(1006);
   });
 });
