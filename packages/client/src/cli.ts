@@ -196,7 +196,10 @@ async function statusCommand(command: Command<"status">, out: Output): Promise<n
 }
 
 async function watchCommand(command: Command<"watch">, out: Output, interrupts: Interrupts): Promise<number> {
-  const client = await connectClient(command.global);
+  // A node serves watches of its own region's locks: prefer the nodes of the lock's region.
+  const colon = command.name.indexOf(":");
+  const region = command.global.region ?? (colon > 0 && !isGlobalName(command.name) ? command.name.slice(0, colon) : undefined);
+  const client = await connectClient(region === undefined ? command.global : { ...command.global, region });
   try {
     const watch = await client.watch(command.name, (event) => {
       if (event.type === "status") out.event({ event: "status", index: event.index, ...event.status }, formatStatus(event.status));
