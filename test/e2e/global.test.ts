@@ -14,7 +14,7 @@
 // and nft as root (Debian package nftables).
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GeolockClient, type LockHandle } from "../../packages/client/src/index.js";
+import { GeolockClient, type GlobalWatchEvent, type LockHandle } from "../../packages/client/src/index.js";
 import type { ClientRequestBody, ClientResponse } from "../../packages/transport/src/index.js";
 import { runCli } from "../helpers/cli-process.js";
 import { TestCluster, waitFor, type NodeProcess } from "../helpers/cluster.js";
@@ -145,6 +145,28 @@ describe("global locks across three regions of real processes, with WAN latency"
     expect(refused).toMatchObject({ ok: true, result: { type: "held", token: held, holder: { region: "us-west", clientId: "holder" } } });
     await convergedOn(REGIONS, "global:shared", { token: null, nextToken: (tokens[tokens.length - 1] as number) + 1 });
     await convergedOn(REGIONS, "global:held", { token: held, nextToken: held + 1 });
+  });
+
+  it("shows a watcher in another region every grant and release of a global key, with the holder's region and why it went", async () => {
+    const name = "global:watched";
+    const watcher = await GeolockClient.connect({ endpoints: cluster.regionNodes("eu-west").map((n) => n.clientUrl), requestTimeoutMs: 10_000 });
+    clients.push(watcher);
+    const events: GlobalWatchEvent[] = [];
+    await watcher.watchGlobal(name, (e) => events.push(e));
+    expect(events).toEqual([{ type: "status", index: 0, status: expect.objectContaining({ holder: null, token: null }) }]);
+    const first = await cycle("us-east", name, "watched-a");
+    // Held through us-west with a short lease and never renewed: the regions expire it.
+    const second = grantedToken(await acquire("us-west", name, "watched-b", undefined, 2_000));
+    const seen = await waitFor(() => (events.length >= 5 ? events.slice(1, 5) : undefined), 30_000);
+    expect(seen?.map((e) => (e.type === "status" ? "status" : `${e.type} ${e.holder.clientId}@${e.holder.region} #${e.token}${e.type === "released" ? ` ${e.reason}` : ""}`))).toEqual([
+      `acquired watched-a@us-east #${first}`,
+      `released watched-a@us-east #${first} released`,
+      `acquired watched-b@us-west #${second}`,
+      `released watched-b@us-west #${second} expired`,
+    ]);
+    const indexes = events.map((e) => e.index);
+    expect([...indexes].sort((x, y) => x - y)).toEqual(indexes);
+    expect(events.length).toBe(5);
   });
 
   it("works from the geolock CLI: acquire holds and releases a global lock, status shows the region's view", async () => {

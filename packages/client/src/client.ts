@@ -26,7 +26,7 @@ import { EndpointPool, localEndpoints, type EndpointSpec } from "./endpoint-pool
 import { GeolockError, isGeolockError } from "./errors.js";
 import { GlobalLocks, isGlobalName } from "./global-locks.js";
 import { LockHandle, lostError, type HandleControl } from "./lock-handle.js";
-import { LockWatch, type WatchListener } from "./lock-watch.js";
+import { GLOBAL_WATCH, LockWatch, REGIONAL_WATCH, type GlobalWatchEvent, type GlobalWatchListener, type WatchKind, type WatchListener } from "./lock-watch.js";
 import { SILENT_LOGGER, type ClientLogger } from "./logger.js";
 import { RegionSession, safetyMarginMs, type RenewOutcome } from "./session.js";
 
@@ -108,7 +108,7 @@ export class GeolockClient {
   /** Names this client holds or is acquiring: geolock locks are not reentrant. */
   private readonly active = new Set<string>();
   private readonly background = new Set<Promise<void>>();
-  private readonly watches = new Set<LockWatch>();
+  private readonly watches = new Set<{ close(): Promise<void> }>();
   private closing: Promise<void> | undefined;
 
   private constructor(options: ConnectOptions, deps: ClientDependencies, shared?: EndpointPool) {
@@ -218,20 +218,45 @@ export class GeolockClient {
    */
   async watch(name: string, listener: WatchListener): Promise<LockWatch> {
     this.throwIfClosed();
-    if (isGlobalName(name)) throw new GeolockError("NOT_SUPPORTED_YET", `"${name}" is a global lock: watch is for regional locks`);
+    if (isGlobalName(name)) throw new GeolockError("INVALID_NAME", `"${name}" is a global lock: use watchGlobal`);
     this.regionOf(name);
-    const watch = await LockWatch.start(name, listener, {
-      pool: this.pool,
-      clock: this.clock,
-      logger: this.logger,
-      requestTimeoutMs: this.settings.requestTimeoutMs,
-      onClose: (closed) => this.watches.delete(closed),
-    });
+    return this.startWatch(name, listener, REGIONAL_WATCH);
+  }
+
+  /**
+   * Watches a global lock as the connected node's region applies it: its status (as
+   * globalStatus, not linearizable) with the key's Paxos instance, then every grant and
+   * release ("released" by its holder, or its lease "expired") of later instances, in order,
+   * never one twice. Any node serves it. Restarts by itself as `watch` does.
+   */
+  async watchGlobal(name: string, listener: GlobalWatchListener): Promise<LockWatch<GlobalWatchEvent>> {
+    this.throwIfClosed();
+    if (!isGlobalName(name)) throw new GeolockError("INVALID_NAME", `watchGlobal takes a "global:<key>" name, got "${name}"`);
+    return this.startWatch(name, listener, GLOBAL_WATCH);
+  }
+
+  private async startWatch<E>(name: string, listener: (event: E) => void, kind: WatchKind<E>): Promise<LockWatch<E>> {
+    let started: LockWatch<E> | undefined;
+    const watch = await LockWatch.start(
+      name,
+      listener,
+      {
+        pool: this.pool,
+        clock: this.clock,
+        logger: this.logger,
+        requestTimeoutMs: this.settings.requestTimeoutMs,
+        onClose: () => {
+          if (started !== undefined) this.watches.delete(started);
+        },
+      },
+      kind,
+    );
     if (this.closing !== undefined) {
       // The client closed while the watch started: close() did not know of it.
       await watch.close();
       throw new GeolockError("CLOSED", "the client was closed");
     }
+    started = watch;
     this.watches.add(watch);
     return watch;
   }

@@ -97,10 +97,28 @@ function decodePush(m: Fields): ClientPush {
       if (!RELEASE_REASONS.includes(reason as never)) fail("push.reason", '"released", "closed" or "expired"');
       return { ...fields, reason: reason as (typeof RELEASE_REASONS)[number] };
     }
+    case "globalLockChanged": {
+      const change = m["change"];
+      if (change !== "acquired" && change !== "released") fail("push.change", '"acquired" or "released"');
+      const h = map(m["holder"], "push.holder");
+      const fields = {
+        push: "globalLockChanged",
+        watchId: int(m["watchId"], "push.watchId"),
+        name: str(m["name"], "push.name"),
+        index: int(m["index"], "push.index", 1),
+        change,
+        holder: { region: str(h["region"], "push.holder.region"), clientId: str(h["clientId"], "push.holder.clientId"), owner: str(h["owner"], "push.holder.owner") },
+        token: int(m["token"], "push.token", 1),
+      } as const;
+      if (change === "acquired") return fields;
+      const reason = m["reason"];
+      if (reason !== "released" && reason !== "expired") fail("push.reason", '"released" or "expired"');
+      return { ...fields, reason };
+    }
     case "watchEnded":
       return { push: "watchEnded", watchId: int(m["watchId"], "push.watchId"), name: str(m["name"], "push.name"), reason: str(m["reason"], "push.reason") };
     default:
-      fail("push", '"sessionExpired", "lockChanged" or "watchEnded"');
+      fail("push", '"sessionExpired", "lockChanged", "globalLockChanged" or "watchEnded"');
   }
 }
 
@@ -108,6 +126,12 @@ function decodePush(m: Fields): ClientPush {
 export function decodeWatchStarted(value: unknown): { readonly index: number; readonly status: LockStatus } {
   const w = map(value, "watch");
   return { index: int(w["index"], "watch.index"), status: decodeLockStatus(w["status"]) };
+}
+
+/** The answer to watch of a global key: its status as the region applied it up to instance `index`. */
+export function decodeGlobalWatchStarted(value: unknown): { readonly index: number; readonly status: GlobalLockStatus } {
+  const w = map(value, "watch");
+  return { index: int(w["index"], "watch.index"), status: decodeGlobalStatus(w["status"]) };
 }
 
 function answer(value: unknown, path: string, types: readonly string[]): Fields & { readonly type: string } {

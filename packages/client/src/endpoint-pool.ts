@@ -5,7 +5,7 @@
 // every node: failover can then reach nodes the caller never listed, and a NOT_LEADER hint
 // ("region/node") can be turned into an address.
 
-import type { ClientPush, LockChangedPush, SessionExpiredPush, WatchEndedPush } from "@geolock/transport";
+import type { ClientPush, GlobalLockChangedPush, LockChangedPush, SessionExpiredPush, WatchEndedPush } from "@geolock/transport";
 import { Connection, type ConnectionLimits } from "./connection.js";
 import { decodeClusterView, type ClusterView } from "./decode.js";
 import type { ClientLogger } from "./logger.js";
@@ -67,7 +67,7 @@ export class EndpointPool {
   /** Watch ids are per connection on the node, and forks share connections: one counter for all. */
   private nextWatchId = 1;
   /** Where each watch's pushes go, by watch id: a push reaches its one watch, not every listener. */
-  private readonly watchHandlers = new Map<number, (push: LockChangedPush | WatchEndedPush) => void>();
+  private readonly watchHandlers = new Map<number, (push: LockChangedPush | GlobalLockChangedPush | WatchEndedPush) => void>();
 
   constructor(
     options: PoolOptions,
@@ -134,7 +134,7 @@ export class EndpointPool {
   }
 
   /** A fresh watch id, whose pushes go to `handler` until the returned function is called. */
-  takeWatchId(handler: (push: LockChangedPush | WatchEndedPush) => void): { readonly watchId: number; readonly stop: () => void } {
+  takeWatchId(handler: (push: LockChangedPush | GlobalLockChangedPush | WatchEndedPush) => void): { readonly watchId: number; readonly stop: () => void } {
     const watchId = this.nextWatchId;
     this.nextWatchId = watchId >= Number.MAX_SAFE_INTEGER ? 1 : watchId + 1;
     this.watchHandlers.set(watchId, handler);

@@ -2,7 +2,7 @@
 
 export { GeolockClient, type AcquireOptions, type ClientDependencies, type ConnectOptions, type ForkOptions } from "./client.js";
 export { LockHandle, type HandleState } from "./lock-handle.js";
-export { LockWatch, type WatchEvent, type WatchListener } from "./lock-watch.js";
+export { LockWatch, type GlobalWatchEvent, type GlobalWatchListener, type WatchEvent, type WatchListener } from "./lock-watch.js";
 export { GeolockError, isGeolockError, LOCAL_ERROR_CODES, type GeolockErrorCode, type GeolockErrorDetails, type HolderInfo, type LocalErrorCode } from "./errors.js";
 export { FencedResource, type FenceResult, type FencedResourceOptions } from "./fenced-resource.js";
 export type { ClusterNode, ClusterRegion, ClusterView, GlobalHolder, GlobalLockStatus, HolderStatus, LockMode, LockRefInfo, LockStatus, WaiterStatus } from "./decode.js";

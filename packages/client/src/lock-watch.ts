@@ -1,16 +1,18 @@
-// A watch of one regional lock: its status, then every grant and release in log order. The
-// node the client is connected to serves it from its applied state; what it pushes carries
-// the log index of each change, and the watch's status carries the index it was read at, so
-// a change already in the status is skipped, never shown twice. When the connection closes or
-// the node ends the watch (it caught up from a snapshot), the watch starts again on whatever
-// connection the client has, and the listener gets a fresh status: changes missed in between
-// are in it.
+// A watch of one lock: its status, then every grant and release in order. The node the
+// client is connected to serves it from its applied state; what it pushes carries the index
+// of each change (a regional lock's Raft log index, a global key's Paxos instance), and the
+// watch's status carries the index it was read at, so a change already in the status is
+// skipped, never shown twice. When the connection closes or the node ends the watch (it
+// caught up from a snapshot), the watch starts again on whatever connection the client has,
+// and the listener gets a fresh status: changes missed in between are in it.
 
-import type { LockChangedPush, WatchEndedPush } from "@geolock/transport";
+import type { GlobalHolderWire, GlobalLockChangedPush, LockChangedPush, WatchEndedPush } from "@geolock/transport";
 import type { Clock } from "./clock.js";
 import type { Connection } from "./connection.js";
-import { decodeWatchStarted, type LockMode, type LockStatus } from "./decode.js";
+import { decodeGlobalWatchStarted, decodeWatchStarted, type GlobalLockStatus, type LockMode, type LockStatus } from "./decode.js";
 import type { EndpointPool } from "./endpoint-pool.js";
+import { GeolockError } from "./errors.js";
+import type { ClientLogger } from "./logger.js";
 
 /** What a watch uses of a connection and of the pool (EndpointPool), so tests can stand in for them. */
 export type WatchConnection = Pick<Connection, "request" | "isOpen">;
@@ -19,10 +21,8 @@ export interface WatchPool {
   takeWatchId: EndpointPool["takeWatchId"];
   onConnectionClosed(listener: (connection: WatchConnection) => void): () => void;
 }
-import { GeolockError } from "./errors.js";
-import type { ClientLogger } from "./logger.js";
 
-/** A grant or a release: the holder it concerns, and the log index it was applied at. */
+/** A grant or a release of a regional lock: the holder it concerns, and the log index it was applied at. */
 interface LockChange {
   readonly index: number;
   readonly name: string;
@@ -41,6 +41,58 @@ export type WatchEvent =
 
 export type WatchListener = (event: WatchEvent) => void;
 
+/** A grant or a release of a global lock, made by the key's Paxos instance `index`. */
+interface GlobalLockChange {
+  readonly index: number;
+  readonly name: string;
+  /** The client (and owner label) that held it, and the region it came through. */
+  readonly holder: GlobalHolderWire;
+  readonly token: number;
+}
+
+export type GlobalWatchEvent =
+  /** The key as this region had applied it up to instance `index` (not linearizable, as globalStatus). */
+  | { readonly type: "status"; readonly index: number; readonly status: GlobalLockStatus }
+  | ({ readonly type: "acquired" } & GlobalLockChange)
+  /** `reason`: "released" by its holder, or its lease "expired". */
+  | ({ readonly type: "released"; readonly reason: "released" | "expired" } & GlobalLockChange);
+
+export type GlobalWatchListener = (event: GlobalWatchEvent) => void;
+
+type ChangePush = LockChangedPush | GlobalLockChangedPush;
+
+/** How one kind of watch reads its status answer and its pushes. */
+export interface WatchKind<E> {
+  /** The status answer, as the first event, and the index it was read at. */
+  started(result: unknown): { readonly index: number; readonly event: E };
+  /** A change push as an event; undefined when the push is not of this kind. */
+  change(push: ChangePush): E | undefined;
+}
+
+export const REGIONAL_WATCH: WatchKind<WatchEvent> = {
+  started(result) {
+    const { index, status } = decodeWatchStarted(result);
+    return { index, event: { type: "status", index, status } };
+  },
+  change(push) {
+    if (push.push !== "lockChanged") return undefined;
+    const common = { index: push.index, name: push.name, sessionId: push.sessionId, owner: push.owner, mode: push.mode, token: push.token };
+    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" };
+  },
+};
+
+export const GLOBAL_WATCH: WatchKind<GlobalWatchEvent> = {
+  started(result) {
+    const { index, status } = decodeGlobalWatchStarted(result);
+    return { index, event: { type: "status", index, status } };
+  },
+  change(push) {
+    if (push.push !== "globalLockChanged") return undefined;
+    const common = { index: push.index, name: push.name, holder: push.holder, token: push.token };
+    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" };
+  },
+};
+
 /** Pushes that may arrive before the watch's status answer, at most (a burst on a busy lock). */
 const EARLY_PUSHES_MAX = 10_000;
 /** Waits between attempts to start the watch again: doubling from the first, up to the last. */
@@ -53,16 +105,16 @@ export interface WatchDeps {
   readonly logger: ClientLogger;
   readonly requestTimeoutMs: number;
   /** Told once, when the watch is closed. */
-  readonly onClose?: (watch: LockWatch) => void;
+  readonly onClose?: () => void;
 }
 
-export class LockWatch {
+export class LockWatch<E = WatchEvent> {
   private watchId = 0;
   /** The connection the node holds this watch for; undefined while (re)starting. */
   private connection: WatchConnection | undefined;
   /** The status's index, once it arrived; pushes at or below it are already in the status. */
   private baseIndex: number | undefined;
-  private early: LockChangedPush[] = [];
+  private early: ChangePush[] = [];
   private closed = false;
   /** Set once start() delivered the first status; before that, start() itself retries. */
   private started = false;
@@ -73,13 +125,14 @@ export class LockWatch {
 
   private constructor(
     readonly name: string,
-    private readonly listener: WatchListener,
+    private readonly listener: (event: E) => void,
     private readonly deps: WatchDeps,
+    private readonly kind: WatchKind<E>,
   ) {}
 
   /** Resolves once the first status was delivered to the listener; rejects if the watch cannot start in requestTimeoutMs. */
-  static async start(name: string, listener: WatchListener, deps: WatchDeps): Promise<LockWatch> {
-    const watch = new LockWatch(name, listener, deps);
+  static async start<E>(name: string, listener: (event: E) => void, deps: WatchDeps, kind: WatchKind<E>): Promise<LockWatch<E>> {
+    const watch = new LockWatch(name, listener, deps, kind);
     watch.stopListening = deps.pool.onConnectionClosed((connection) => watch.onConnectionClosed(connection));
     try {
       await watch.startOnce(deps.clock.now() + deps.requestTimeoutMs);
@@ -105,7 +158,7 @@ export class LockWatch {
   }
 
   private stop(): void {
-    if (!this.closed) this.deps.onClose?.(this);
+    if (!this.closed) this.deps.onClose?.();
     this.closed = true;
     this.connection = undefined;
     this.early = [];
@@ -149,15 +202,15 @@ export class LockWatch {
     if (this.closed) return;
     // Its connection closed meanwhile: the node's watch went with it.
     if (this.connection !== connection) throw new GeolockError("UNAVAILABLE", `the connection closed while the watch of ${this.name} started`);
-    const started = decodeWatchStarted(outcome.result);
+    const started = this.kind.started(outcome.result);
     this.baseIndex = started.index;
-    this.listener({ type: "status", index: started.index, status: started.status });
+    this.listener(started.event);
     const early = this.early;
     this.early = [];
     for (const push of early) this.deliver(push);
   }
 
-  private onPush(push: LockChangedPush | WatchEndedPush): void {
+  private onPush(push: ChangePush | WatchEndedPush): void {
     if (this.closed || this.connection === undefined) return;
     if (push.push === "watchEnded") {
       this.deps.logger.debug("the node ended a watch; starting it again", { name: this.name, reason: push.reason });
@@ -169,10 +222,10 @@ export class LockWatch {
     else this.restart();
   }
 
-  private deliver(push: LockChangedPush): void {
+  private deliver(push: ChangePush): void {
     if (push.index <= (this.baseIndex as number)) return;
-    const common = { index: push.index, name: push.name, sessionId: push.sessionId, owner: push.owner, mode: push.mode, token: push.token };
-    this.listener(push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" });
+    const event = this.kind.change(push);
+    if (event !== undefined) this.listener(event);
   }
 
   private onConnectionClosed(connection: WatchConnection): void {

@@ -3,10 +3,10 @@
 // again (watchEnded, a closed connection, a connection lost during the start), and that a
 // closed watch hears nothing more. No timing is asserted; every wait is bounded.
 
-import type { ClientRequestBody, LockChangedPush, WatchEndedPush } from "@geolock/transport";
+import type { ClientRequestBody, GlobalLockChangedPush, LockChangedPush, WatchEndedPush } from "@geolock/transport";
 import { describe, expect, it } from "vitest";
 import type { AttemptOutcome } from "../src/connection.js";
-import { LockWatch, type WatchConnection, type WatchEvent, type WatchPool } from "../src/lock-watch.js";
+import { LockWatch, REGIONAL_WATCH, type WatchConnection, type WatchEvent, type WatchPool } from "../src/lock-watch.js";
 import { SILENT_LOGGER } from "../src/logger.js";
 
 const NAME = "us-east:x";
@@ -29,14 +29,14 @@ class FakeConnection implements WatchConnection {
 class FakePool implements WatchPool {
   current = new FakeConnection();
   private nextId = 1;
-  private readonly handlers = new Map<number, (push: LockChangedPush | WatchEndedPush) => void>();
+  private readonly handlers = new Map<number, (push: LockChangedPush | GlobalLockChangedPush | WatchEndedPush) => void>();
   private readonly closeListeners = new Set<(connection: WatchConnection) => void>();
 
   connection(): Promise<WatchConnection | undefined> {
     return Promise.resolve(this.current);
   }
 
-  takeWatchId(handler: (push: LockChangedPush | WatchEndedPush) => void): { readonly watchId: number; readonly stop: () => void } {
+  takeWatchId(handler: (push: LockChangedPush | GlobalLockChangedPush | WatchEndedPush) => void): { readonly watchId: number; readonly stop: () => void } {
     const watchId = this.nextId++;
     this.handlers.set(watchId, handler);
     return { watchId, stop: () => this.handlers.delete(watchId) };
@@ -84,7 +84,7 @@ function watchIdOf(sent: Sent): number {
 }
 
 function start(pool: FakePool, events: WatchEvent[]): Promise<LockWatch> {
-  return LockWatch.start(NAME, (e) => events.push(e), { pool, clock: { now: () => performance.now() }, logger: SILENT_LOGGER, requestTimeoutMs: 5_000 });
+  return LockWatch.start(NAME, (e: WatchEvent) => events.push(e), { pool, clock: { now: () => performance.now() }, logger: SILENT_LOGGER, requestTimeoutMs: 5_000 }, REGIONAL_WATCH);
 }
 
 const describeEvents = (events: readonly WatchEvent[]): string[] => events.map((e) => (e.type === "status" ? `status@${e.index}` : `${e.type} #${e.token}@${e.index}`));

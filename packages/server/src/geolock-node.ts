@@ -115,6 +115,7 @@ export class GeolockNode {
       deps.clock,
       paxosPeers,
       logger.child({ component: "global" }),
+      service.watches,
     );
     const raft = new RegionNode(
       {

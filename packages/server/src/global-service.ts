@@ -38,10 +38,11 @@ import {
   type RequestId,
 } from "@geolock/paxos";
 import { NO_NODE, SeededRng, type NodeId, type Role, type Term } from "@geolock/raft";
-import { RequestError, type PeerId } from "@geolock/transport";
+import { RequestError, type GlobalHolderWire, type PeerId } from "@geolock/transport";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import { GlobalWaiters } from "./global-waiters.js";
+import { LockWatches, type WatchSink } from "./lock-watches.js";
 import type { PaxosPeers, PaxosPeersHost } from "./paxos-peers.js";
 import { encodePaxosEntry } from "./region-entry.js";
 import type { RegionNode } from "./region-node.js";
@@ -134,12 +135,16 @@ export class GlobalService implements PaxosPeersHost {
   private readonly view: ReplicaView;
   private appliedCommands = 0;
   private appendsRefused = 0;
+  /** The holder of each watched key, as its watchers last heard: a release names it. */
+  private readonly watchedHolders = new Map<GlobalKey, { readonly holder: GlobalHolderWire; readonly token: number }>();
 
   constructor(
     private readonly options: GlobalServiceOptions,
     private readonly clock: Clock,
     private readonly peers: PaxosPeers,
     private readonly logger: Logger,
+    /** The node's watch table (shared with the lock service): told of every grant and release of a watched key. */
+    private readonly watches: LockWatches = new LockWatches(),
   ) {
     this.replica = new GlobalReplica(options.paxos, options.region);
     this.waiters = new GlobalWaiters(options.waitersMax);
@@ -201,6 +206,20 @@ export class GlobalService implements PaxosPeersHost {
     };
   }
 
+  /**
+   * Starts a watch of a global key for `sink`: its status as this region has applied it, at
+   * instance `index`, then a push for every grant and release of a later instance. Like
+   * status, it is this region's view, not a linearizable read.
+   */
+  watch(sink: WatchSink, watchId: number, key: GlobalKey): { index: number; status: GlobalStatusView } {
+    const table = this.replica.lockTable;
+    this.watches.watch(sink, watchId, key, table.keyState(key).nextToken - 1);
+    const lease = table.holder(key);
+    if (lease === null) this.watchedHolders.delete(key);
+    else this.watchedHolders.set(key, { holder: holderWire(lease.holder), token: lease.token });
+    return { index: table.appliedInstance(key), status: this.status(key) };
+  }
+
   /** Applies one committed Paxos command (RegionApplication opened its envelope). Every node. */
   applyCommand(raw: unknown): void {
     const decoded = decodeReplicaCommand(raw, this.options.paxos);
@@ -213,6 +232,7 @@ export class GlobalService implements PaxosPeersHost {
     const result = this.replica.apply(command);
     this.appliedCommands += 1;
     this.answerApplied(command, result.applied);
+    if (this.watches.size > 0) this.tellWatches(command, result.applied);
     if (this.role !== "leader") return;
     // Only now, with the command committed and applied in the region, may its reply leave.
     if (result.reply !== null) this.dispatch(result.reply);
@@ -364,6 +384,38 @@ export class GlobalService implements PaxosPeersHost {
     }
   }
 
+  /** Grants and releases of watched keys, in the order the table applied them. */
+  private tellWatches(command: ReplicaCommand, applied: readonly AppliedCommand[]): void {
+    if (command.type === "installKey") {
+      // Caught up past instances whose changes nobody was told of.
+      this.watchedHolders.delete(command.key);
+      this.watches.endName(command.key, "the region installed the key's state past skipped instances; watch again for the current status");
+      return;
+    }
+    for (const a of applied) {
+      if (a.duplicate || !this.watches.watching(a.key)) {
+        if (!this.watches.watching(a.key)) this.watchedHolders.delete(a.key);
+        continue;
+      }
+      if (a.command.type === "acquire" && a.answer.kind === "granted") {
+        const holder = holderWire(a.command.holder);
+        this.watchedHolders.set(a.key, { holder, token: a.answer.token });
+        this.watches.globalChanged(a.instance, a.key, holder, a.answer.token, undefined);
+      } else if (a.answer.kind === "released" || a.answer.kind === "expired") {
+        const last = this.watchedHolders.get(a.key);
+        if (last === undefined || last.token !== a.answer.token) {
+          // A bookkeeping slip here must not stop the node: the watchers start again.
+          this.logger.error({ key: a.key, token: a.answer.token, known: last }, "a watched global key lost a holder its watchers did not know; ending its watches");
+          this.watchedHolders.delete(a.key);
+          this.watches.endName(a.key, "the node lost track of the key's holder; watch again for the current status");
+          continue;
+        }
+        this.watchedHolders.delete(a.key);
+        this.watches.globalChanged(a.instance, a.key, last.holder, a.answer.token, a.answer.kind);
+      }
+    }
+  }
+
   private commandOf(request: GlobalRequest): LockCommand {
     switch (request.op) {
       case "acquire":
@@ -383,6 +435,10 @@ export class GlobalService implements PaxosPeersHost {
 
 function isProposerInbound(m: PaxosMessage): m is ProposerInbound {
   return m.kind === "promise" || m.kind === "accepted" || m.kind === "nack" || m.kind === "refused" || m.kind === "catchUpReply";
+}
+
+function holderWire(holder: HolderLease["holder"]): GlobalHolderWire {
+  return { region: holder.region, clientId: holder.clientId, owner: holder.owner };
 }
 
 function holderView(lease: HolderLease): NonNullable<GlobalStatusView["holder"]> {

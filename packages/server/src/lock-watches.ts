@@ -1,11 +1,13 @@
-// Who watches which regional lock on this node, and the pushes they get. Every replica
-// applies the same log, so any node of a region can serve watches of its locks: the lock
-// service tells this table of each grant and release as it applies them, with the entry's
-// index, and the table pushes them to the connections that watch the name, in log order.
+// Who watches which lock on this node, and the pushes they get. Every replica applies the
+// same log, so any node of a region can serve watches of its locks: the lock service tells
+// this table of each grant and release as it applies them, with the entry's index, and the
+// table pushes them to the connections that watch the name, in log order. Global locks are
+// applied by every node of every region, so any node serves their watches: the global
+// service tells of their changes with the key's Paxos instance as the index.
 // Watches are this node's memory, not replicated: a connection that closes ends its watches,
-// and a restored snapshot (which skips entries) ends them all with watchEnded.
+// and a restored snapshot (which skips entries) ends them with watchEnded.
 
-import { RequestError, type ClientPush, type ReleaseReasonWire } from "@geolock/transport";
+import { RequestError, type ClientPush, type GlobalHolderWire, type ReleaseReasonWire } from "@geolock/transport";
 
 /** Where a watch's pushes go: one client connection. */
 export interface WatchSink {
@@ -100,6 +102,16 @@ export class LockWatches {
     for (const watch of watches.values()) this.forget(watch);
   }
 
+  /** Ends the watches of one name with a watchEnded push, e.g. when its state was installed past skipped changes. */
+  endName(name: string, reason: string): void {
+    const watched = this.byName.get(name);
+    if (watched === undefined) return;
+    for (const watch of [...watched.watches]) {
+      watch.sink.push({ push: "watchEnded", watchId: watch.watchId, name, reason });
+      this.unwatch(watch.sink, watch.watchId);
+    }
+  }
+
   /** Ends every watch with a watchEnded push, e.g. when a snapshot replaced the state. */
   endAll(reason: string): void {
     for (const watches of this.bySink.values()) {
@@ -122,6 +134,20 @@ export class LockWatches {
   released(index: number, name: string, holder: WatchedHolder, reason: ReleaseReasonWire): void {
     const watched = this.byName.get(name);
     if (watched !== undefined) this.tell(watched, index, name, holder, reason);
+  }
+
+  /** A grant or release of a global key at its instance `index`; a grant at or below the last announced token is a repeat. */
+  globalChanged(index: number, name: string, holder: GlobalHolderWire, token: number, reason: "released" | "expired" | undefined): void {
+    const watched = this.byName.get(name);
+    if (watched === undefined) return;
+    if (reason === undefined) {
+      if (token <= watched.lastToken) return;
+      watched.lastToken = token;
+    }
+    for (const watch of watched.watches) {
+      const change = { push: "globalLockChanged", watchId: watch.watchId, name, index, holder, token } as const;
+      watch.sink.push(reason === undefined ? { ...change, change: "acquired" } : { ...change, change: "released", reason });
+    }
   }
 
   /** One lockChanged push per watch of the name: a release when `reason` is given, else a grant. */

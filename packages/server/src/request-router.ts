@@ -89,8 +89,8 @@ export class RequestRouter {
 
   /**
    * A watch is served by the node the client is connected to, for its connection (`sink`),
-   * from this node's applied state: so only for regional names of this node's region.
-   * Never rejects.
+   * from this node's applied state: so for regional names of this node's region, and for
+   * global names. Never rejects.
    */
   async serveWatch(request: WatchRequest, sink: WatchSink): Promise<ClientResponse> {
     try {
@@ -98,7 +98,8 @@ export class RequestRouter {
       const problem = textProblem(request.name, 1, NAME_BYTES_MAX);
       if (problem !== undefined) throw new RequestError("INVALID_NAME", `lock name ${problem}`);
       const scope = scopeOfName(request.name, this.regionNames);
-      if (scope.kind === "global") throw new RequestError("NOT_SUPPORTED_YET", `watch is for regional locks; "${request.name}" is global`);
+      // Every region applies the global table: any node serves a global key's watch.
+      if (scope.kind === "global") return ok(request.id, this.global.watch(sink, request.watchId, globalKeyOf(request.name)));
       if (scope.region !== this.options.region) {
         throw new RequestError("INVALID_ARGUMENT", `a node of region ${this.options.region} cannot watch ${request.name}: watch it through a node of region ${scope.region}`);
       }

@@ -55,10 +55,12 @@ export type ClientRequestBody =
   | ({ readonly op: "globalRelease"; readonly name: string; readonly token: number; readonly timeoutMs: number } & Sequenced)
   | { readonly op: "status"; readonly name: string }
   /**
-   * Watches a regional lock: answered with its status and the log index it was read at
-   * (WatchStarted), then `lockChanged` pushes for every grant and release applied after that
-   * index, in log order. watchId is the client's name for the watch on this connection.
-   * Served by any node of the lock's region, from its applied state.
+   * Watches a lock: answered with its status and the index it was read at (WatchStarted),
+   * then a push for every grant and release applied after that index, in order. watchId is
+   * the client's name for the watch on this connection. A regional lock: `lockChanged`
+   * pushes, index = Raft log index, served by any node of its region from its applied
+   * state after a linearizable read. A global lock: `globalLockChanged` pushes, index = the
+   * key's Paxos instance, served by any node from its region's applied view (like status).
    */
   | { readonly op: "watch"; readonly name: string; readonly watchId: number }
   | { readonly op: "unwatch"; readonly watchId: number }
@@ -123,6 +125,26 @@ export interface LockChangedPush {
   readonly reason?: ReleaseReasonWire;
 }
 
+/** A global lock's holder: the client (and its owner label) and the region it came through. */
+export interface GlobalHolderWire {
+  readonly region: string;
+  readonly clientId: string;
+  readonly owner: string;
+}
+
+/** To a watcher of a global lock: a grant or a release, made by the key's Paxos instance `index`. */
+export interface GlobalLockChangedPush {
+  readonly push: "globalLockChanged";
+  readonly watchId: number;
+  readonly name: string;
+  readonly index: number;
+  readonly change: "acquired" | "released";
+  readonly holder: GlobalHolderWire;
+  readonly token: number;
+  /** With change "released": by its holder, or its lease expired. */
+  readonly reason?: "released" | "expired";
+}
+
 /** To a watcher: the node ended the watch (it restored a snapshot, or is stopping); watch again. */
 export interface WatchEndedPush {
   readonly push: "watchEnded";
@@ -131,7 +153,7 @@ export interface WatchEndedPush {
   readonly reason: string;
 }
 
-export type ClientPush = SessionExpiredPush | LockChangedPush | WatchEndedPush;
+export type ClientPush = SessionExpiredPush | LockChangedPush | GlobalLockChangedPush | WatchEndedPush;
 
 export class RequestError extends Error {
   constructor(readonly code: ClientErrorCode, message: string, readonly leader?: string) {

@@ -41,6 +41,8 @@ export {
   type ClientRequest,
   type ClientRequestBody,
   type ClientResponse,
+  type GlobalHolderWire,
+  type GlobalLockChangedPush,
   type LockChangedPush,
   type NameScope,
   type ReleaseReasonWire,
