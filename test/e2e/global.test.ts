@@ -7,8 +7,9 @@
 // the other two keep granting, and a holder in it is expired by the majority (after its own
 // client library reported the lock lost); after healing the cut-off region serves the
 // current state; with one region killed global locks go on; with two killed every acquire
-// fails cleanly; the geolock CLI takes and shows global locks. No test asserts a duration;
-// every wait has a deadline.
+// fails cleanly; the geolock CLI takes, shows and watches global locks; a watcher in one
+// region sees every grant and release decided through the others. No test asserts a
+// duration; every wait has a deadline.
 //
 // Needs the build (npx tsc -b packages/server packages/client && node scripts/write-entry.mjs)
 // and nft as root (Debian package nftables).
@@ -16,7 +17,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GeolockClient, type GlobalWatchEvent, type LockHandle } from "../../packages/client/src/index.js";
 import type { ClientRequestBody, ClientResponse } from "../../packages/transport/src/index.js";
-import { runCli } from "../helpers/cli-process.js";
+import { CliProcess, killAllCli, runCli } from "../helpers/cli-process.js";
 import { TestCluster, waitFor, type NodeProcess } from "../helpers/cluster.js";
 import { PacketFilter } from "../helpers/nft.js";
 import { RawClient } from "../helpers/raw-client.js";
@@ -122,6 +123,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   filter?.heal();
+  await killAllCli();
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
@@ -182,6 +184,17 @@ describe("global locks across three regions of real processes, with WAN latency"
       return run.code === 0 && run.events[0]?.["holder"] === null ? run.events[0] : undefined;
     }, 15_000, 100);
     expect(status).toMatchObject({ event: "status", scope: "global", name: "global:cli", region: "us-west", nextToken: (acquired?.["token"] as number) + 1 });
+  });
+
+  it("prints a global lock's changes with geolock watch", async () => {
+    const endpoints = ["--json", "--endpoints", cluster.regionNodes("us-east").map((n) => n.clientUrl).join(",")];
+    const watch = new CliProcess(["watch", "global:cli-watched", ...endpoints]);
+    expect(await watch.event("status", 15_000)).toMatchObject({ scope: "global", name: "global:cli-watched", holder: null });
+    const token = await cycle("eu-west", "global:cli-watched", "cli-watched");
+    expect(await watch.event("acquired", 15_000)).toMatchObject({ name: "global:cli-watched", token, holder: { clientId: "cli-watched", region: "eu-west" } });
+    expect(await watch.event("released", 15_000)).toMatchObject({ token, reason: "released" });
+    watch.signal("SIGINT");
+    expect(await watch.exited(15_000)).toEqual({ code: 0, signal: null });
   });
 
   it("cut off eu-west: it answers NO_QUORUM and never grants, the others keep granting and expire its holder; healed, it serves the current state", async () => {

@@ -110,7 +110,9 @@ Prints the lock's status, then one line per change as its region applies them, i
 order: who acquired it (owner, session, fencing token) and who let it go, and why
 (released, session closed, session expired). Runs until Ctrl-C or SIGTERM, then exits 0.
 If the connection is lost it watches again through another node of the region and prints
-the status afresh (changes in between are in it). Regional locks only.
+the status afresh (changes in between are in it). A global lock ("global:<key>") is
+watched as the connected node's region applies it: its holder's client and region, and
+whether it was released or its lease expired.
 
 ${GLOBAL_HELP}`,
   release: `usage: geolock release NAME --session ID --client-id ID

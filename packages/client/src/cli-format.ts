@@ -3,7 +3,7 @@
 
 import type { ClusterView, GlobalLockStatus, LockStatus } from "./decode.js";
 import { formatDuration } from "./duration.js";
-import type { WatchEvent } from "./lock-watch.js";
+import type { GlobalWatchEvent, WatchEvent } from "./lock-watch.js";
 
 export interface NodeHttpStatus {
   readonly role: string;
@@ -87,4 +87,11 @@ export function formatWatchChange(event: Exclude<WatchEvent, { type: "status" }>
   return event.type === "acquired"
     ? `#${event.index} acquired ${event.name} by ${who}`
     : `#${event.index} ${event.name} freed by ${who}: ${RELEASE_WORDS[event.reason]}`;
+}
+
+/** One change a global watch reports: "#5 acquired global:x by app-1 (client gl-a via us-west, token 7)". */
+export function formatGlobalWatchChange(event: Exclude<GlobalWatchEvent, { type: "status" }>): string {
+  const h = event.holder;
+  const who = `${h.owner === "" ? "?" : h.owner} (client ${h.clientId} via ${h.region}, token ${event.token})`;
+  return event.type === "acquired" ? `#${event.index} acquired ${event.name} by ${who}` : `#${event.index} ${event.name} freed by ${who}: ${event.reason === "expired" ? "lease expired" : "released"}`;
 }

@@ -6,7 +6,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { EXIT, parseCli, UsageError, type CliCommand, type GlobalOptions, type LockOptions } from "./cli-args.js";
-import { decodeNodeHttpStatus, formatCluster, formatGlobalStatus, formatStatus, formatWatchChange, nodeReports, type NodeHttpStatus } from "./cli-format.js";
+import {
+  decodeNodeHttpStatus,
+  formatCluster,
+  formatGlobalStatus,
+  formatGlobalWatchChange,
+  formatStatus,
+  formatWatchChange,
+  nodeReports,
+  type NodeHttpStatus,
+} from "./cli-format.js";
 import { GeolockClient } from "./client.js";
 import { GeolockError, isGeolockError } from "./errors.js";
 import { isGlobalName } from "./global-locks.js";
@@ -201,13 +210,21 @@ async function watchCommand(command: Command<"watch">, out: Output, interrupts: 
   const region = command.global.region ?? (colon > 0 && !isGlobalName(command.name) ? command.name.slice(0, colon) : undefined);
   const client = await connectClient(region === undefined ? command.global : { ...command.global, region });
   try {
-    const watch = await client.watch(command.name, (event) => {
-      if (event.type === "status") out.event({ event: "status", index: event.index, ...event.status }, formatStatus(event.status));
-      else {
-        const { type, ...change } = event;
-        out.event({ event: type, ...change }, formatWatchChange(event));
-      }
-    });
+    const watch = isGlobalName(command.name)
+      ? await client.watchGlobal(command.name, (event) => {
+          if (event.type === "status") out.event({ event: "status", scope: "global", index: event.index, ...event.status }, formatGlobalStatus(event.status));
+          else {
+            const { type, ...change } = event;
+            out.event({ event: type, ...change }, formatGlobalWatchChange(event));
+          }
+        })
+      : await client.watch(command.name, (event) => {
+          if (event.type === "status") out.event({ event: "status", index: event.index, ...event.status }, formatStatus(event.status));
+          else {
+            const { type, ...change } = event;
+            out.event({ event: type, ...change }, formatWatchChange(event));
+          }
+        });
     if (!interrupts.signal.aborted) await new Promise((resolve) => interrupts.signal.addEventListener("abort", resolve, { once: true }));
     await watch.close();
     return EXIT.ok;

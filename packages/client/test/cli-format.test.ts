@@ -1,7 +1,7 @@
 // The CLI's human output and its reading of a node's GET /status.
 
 import { describe, expect, it } from "vitest";
-import { decodeNodeHttpStatus, formatCluster, formatStatus, formatWatchChange, nodeReports } from "../src/cli-format.js";
+import { decodeNodeHttpStatus, formatCluster, formatGlobalWatchChange, formatStatus, formatWatchChange, nodeReports } from "../src/cli-format.js";
 import type { ClusterView } from "../src/index.js";
 
 const view: ClusterView = {
@@ -58,5 +58,11 @@ describe("watch output", () => {
     expect(formatWatchChange({ type: "acquired", index: 31, ...holder })).toBe("#31 acquired us-east:x by host:1 (session 4, exclusive, token 9)");
     expect(formatWatchChange({ type: "released", index: 40, ...holder, reason: "expired" })).toBe("#40 us-east:x freed by host:1 (session 4, exclusive, token 9): session expired");
     expect(formatWatchChange({ type: "released", index: 41, ...holder, reason: "released" })).toMatch(/: released$/);
+  });
+
+  it("says which client and region held a global lock, and whether its lease expired", () => {
+    const change = { name: "global:x", holder: { region: "us-west", clientId: "gl-a", owner: "app-1" }, token: 7 } as const;
+    expect(formatGlobalWatchChange({ type: "acquired", index: 5, ...change })).toBe("#5 acquired global:x by app-1 (client gl-a via us-west, token 7)");
+    expect(formatGlobalWatchChange({ type: "released", index: 6, ...change, reason: "expired" })).toBe("#6 global:x freed by app-1 (client gl-a via us-west, token 7): lease expired");
   });
 });

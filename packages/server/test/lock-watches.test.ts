@@ -92,3 +92,35 @@ describe("LockWatches", () => {
     expect(a.pushed).toHaveLength(1);
   });
 });
+
+describe("LockWatches for global keys", () => {
+  const holder = { region: "us-west", clientId: "c1", owner: "o" };
+
+  it("pushes globalLockChanged with the holder and why it went, and skips a grant it announced already", () => {
+    const watches = new LockWatches();
+    const s = sink();
+    watches.watch(s, 3, "global:x", 4);
+    watches.globalChanged(7, "global:x", holder, 4, undefined);
+    watches.globalChanged(8, "global:x", holder, 5, undefined);
+    watches.globalChanged(8, "global:x", holder, 5, undefined);
+    watches.globalChanged(9, "global:x", holder, 5, "expired");
+    expect(s.pushed).toEqual([
+      { push: "globalLockChanged", watchId: 3, name: "global:x", index: 8, change: "acquired", holder, token: 5 },
+      { push: "globalLockChanged", watchId: 3, name: "global:x", index: 9, change: "released", holder, token: 5, reason: "expired" },
+    ]);
+  });
+
+  it("ends the watches of one name with watchEnded and keeps the others", () => {
+    const watches = new LockWatches();
+    const [a, b] = [sink(), sink()];
+    watches.watch(a, 1, "global:x", 0);
+    watches.watch(b, 2, "global:x", 0);
+    watches.watch(b, 3, "global:y", 0);
+    watches.endName("global:x", "installed past skipped instances");
+    expect(a.pushed).toEqual([{ push: "watchEnded", watchId: 1, name: "global:x", reason: "installed past skipped instances" }]);
+    expect(b.pushed).toEqual([{ push: "watchEnded", watchId: 2, name: "global:x", reason: "installed past skipped instances" }]);
+    expect(watches.size).toBe(1);
+    expect(watches.watching("global:x")).toBe(false);
+    expect(watches.watching("global:y")).toBe(true);
+  });
+});
