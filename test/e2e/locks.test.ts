@@ -301,27 +301,13 @@ describe("watching a lock over real nodes", () => {
     const watcher = await client({ endpoints: [follower.clientUrl] });
     const events: WatchEvent[] = [];
     await watcher.watch(name, (e) => events.push(e));
-    const workers = await Promise.all([0, 1, 2, 3].map(() => client()));
-    const granted: number[] = [];
-    let running = true;
-    const loops = workers.map(async (w) => {
-      for (let i = 0; i < 500 && running; i++) {
-        try {
-          const handle = await w.acquire(name, { waitMs: 20_000 });
-          granted.push(handle.token);
-          await handle.release();
-        } catch {
-          // A failover may fail a call; the lock then ends with its session at the latest.
-        }
-      }
-    });
+    const { granted, stop } = await contend(name, 4);
     await waitFor(() => (granted.length >= 20 ? true : undefined), 20_000);
     await leader.kill();
     await cluster.waitForLeader(REGION, 15_000);
     const beforeKill = granted.length;
     await waitFor(() => (granted.length >= beforeKill + 20 ? true : undefined), 20_000);
-    running = false;
-    await Promise.all(loops);
+    await stop();
     await statusUntil(watcher, name, (s) => s.holders.length === 0 && s.waiters.length === 0, 20_000);
     const newest = Math.max(...granted);
     await waitFor(() => (events.some((e) => e.type === "released" && e.token >= newest) ? true : undefined), 15_000);
@@ -335,6 +321,35 @@ describe("watching a lock over real nodes", () => {
     expect(granted.length).toBeGreaterThanOrEqual(40);
     await leader.start();
   }, 120_000);
+
+  /**
+   * `count` clients acquiring and releasing `name` in turn (each at most 500 times) until
+   * stop(); `granted` fills with the tokens they were told of. A call may fail during a
+   * fault (the lock then ends with its session at the latest).
+   */
+  async function contend(name: string, count: number): Promise<{ granted: number[]; stop: () => Promise<void> }> {
+    const workers = await Promise.all(Array.from({ length: count }, () => client()));
+    const granted: number[] = [];
+    let running = true;
+    const loops = workers.map(async (w) => {
+      for (let i = 0; i < 500 && running; i++) {
+        try {
+          const handle = await w.acquire(name, { waitMs: 20_000 });
+          granted.push(handle.token);
+          await handle.release();
+        } catch {
+          // A fault may fail a call; the lock then ends with its session at the latest.
+        }
+      }
+    });
+    return {
+      granted,
+      stop: async () => {
+        running = false;
+        await Promise.all(loops);
+      },
+    };
+  }
 
   /**
    * Checks a watch stream of an exclusive lock: at most one holder in every status, each
@@ -373,20 +388,7 @@ describe("watching a lock over real nodes", () => {
     const watcher = await client({ endpoints: [leader.clientUrl, other.clientUrl] });
     const events: WatchEvent[] = [];
     await watcher.watch(name, (e) => events.push(e));
-    const workers = await Promise.all([0, 1, 2].map(() => client()));
-    const granted: number[] = [];
-    let running = true;
-    const loops = workers.map(async (w) => {
-      for (let i = 0; i < 500 && running; i++) {
-        try {
-          const handle = await w.acquire(name, { waitMs: 20_000 });
-          granted.push(handle.token);
-          await handle.release();
-        } catch {
-          // A paused node fails calls until the client moves on; the session ends the lock at the latest.
-        }
-      }
-    });
+    const { granted, stop } = await contend(name, 3);
     await waitFor(() => (granted.length >= 10 ? true : undefined), 20_000);
     leader.pause();
     try {
@@ -395,8 +397,7 @@ describe("watching a lock over real nodes", () => {
     } finally {
       leader.resume();
     }
-    running = false;
-    await Promise.all(loops);
+    await stop();
     await statusUntil(watcher, name, (s) => s.holders.length === 0 && s.waiters.length === 0, 20_000);
     const newest = Math.max(...granted);
     await waitFor(() => (events.some((e) => e.type === "released" && e.token >= newest) ? true : undefined), 15_000);
