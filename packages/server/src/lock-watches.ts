@@ -68,8 +68,9 @@ export class LockWatches {
    * that watch. Throws OVERLOADED at a limit.
    */
   watch(sink: WatchSink, watchId: number, name: string, currentToken: number): void {
+    this.unwatch(sink, watchId);
+    // Read after the unwatch: ending the sink's last watch drops its map.
     let watches = this.bySink.get(sink);
-    if (watches?.has(watchId) === true) this.unwatch(sink, watchId);
     if ((watches?.size ?? 0) >= this.limits.watchesPerConnectionMax) {
       throw new RequestError("OVERLOADED", `a connection may hold ${this.limits.watchesPerConnectionMax} watches`);
     }

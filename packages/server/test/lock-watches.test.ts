@@ -57,7 +57,7 @@ describe("LockWatches", () => {
     expect(watches.size).toBe(0);
   });
 
-  it("replaces a watch whose id is reused on the same connection", () => {
+  it("replaces a watch whose id is reused on the same connection, and still ends it with the connection", () => {
     const watches = new LockWatches();
     const s = sink();
     watches.watch(s, 1, "r:x", 0);
@@ -66,6 +66,10 @@ describe("LockWatches", () => {
     expect(watches.watching("r:x")).toBe(false);
     watches.acquired(2, "r:y", holder(1));
     expect(s.pushed).toHaveLength(1);
+    // The replacement must be the connection's, not an orphan only its name knows.
+    watches.dropSink(s);
+    expect(watches.size).toBe(0);
+    expect(watches.watching("r:y")).toBe(false);
   });
 
   it("refuses watches beyond a connection's limit and beyond the node's, with OVERLOADED", () => {
