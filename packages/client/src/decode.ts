@@ -67,7 +67,20 @@ export function decodeServerMessage(value: unknown): ServerMessage {
   return { kind: "response", id, ok: false, error: leader === undefined ? { code, message } : { code, message, leader } };
 }
 
-const RELEASE_REASONS = ["released", "closed", "expired"] as const;
+/** The fields of every change push (lockChanged, globalLockChanged). */
+function changeHead(m: Fields): { readonly watchId: number; readonly name: string; readonly index: number; readonly change: "acquired" | "released"; readonly token: number } {
+  const change = m["change"];
+  if (change !== "acquired" && change !== "released") fail("push.change", '"acquired" or "released"');
+  return { watchId: int(m["watchId"], "push.watchId"), name: str(m["name"], "push.name"), index: int(m["index"], "push.index", 1), change, token: int(m["token"], "push.token", 1) };
+}
+
+function releaseReason<R extends string>(value: unknown, allowed: readonly R[]): R {
+  if (!(allowed as readonly unknown[]).includes(value)) fail("push.reason", allowed.map((r) => `"${r}"`).join(" or "));
+  return value as R;
+}
+
+const REGIONAL_RELEASE_REASONS = ["released", "closed", "expired"] as const;
+const GLOBAL_RELEASE_REASONS = ["released", "expired"] as const;
 
 function decodePush(m: Fields): ClientPush {
   switch (m["push"]) {
@@ -79,41 +92,17 @@ function decodePush(m: Fields): ClientPush {
       return { push: "sessionExpired", region: str(m["region"], "push.region"), sessionId: int(m["sessionId"], "push.sessionId", 1), lost };
     }
     case "lockChanged": {
-      const change = m["change"];
-      if (change !== "acquired" && change !== "released") fail("push.change", '"acquired" or "released"');
-      const fields = {
-        push: "lockChanged",
-        watchId: int(m["watchId"], "push.watchId"),
-        name: str(m["name"], "push.name"),
-        index: int(m["index"], "push.index", 1),
-        change,
-        sessionId: int(m["sessionId"], "push.sessionId", 1),
-        owner: str(m["owner"], "push.owner"),
-        mode: mode(m["mode"], "push.mode"),
-        token: int(m["token"], "push.token", 1),
-      } as const;
-      if (change === "acquired") return fields;
-      const reason = m["reason"];
-      if (!RELEASE_REASONS.includes(reason as never)) fail("push.reason", '"released", "closed" or "expired"');
-      return { ...fields, reason: reason as (typeof RELEASE_REASONS)[number] };
+      const { change, ...head } = changeHead(m);
+      const holder = { sessionId: int(m["sessionId"], "push.sessionId", 1), owner: str(m["owner"], "push.owner"), mode: mode(m["mode"], "push.mode") };
+      const fields = { push: "lockChanged", ...head, ...holder } as const;
+      return change === "acquired" ? { ...fields, change } : { ...fields, change, reason: releaseReason(m["reason"], REGIONAL_RELEASE_REASONS) };
     }
     case "globalLockChanged": {
-      const change = m["change"];
-      if (change !== "acquired" && change !== "released") fail("push.change", '"acquired" or "released"');
+      const { change, ...head } = changeHead(m);
       const h = map(m["holder"], "push.holder");
-      const fields = {
-        push: "globalLockChanged",
-        watchId: int(m["watchId"], "push.watchId"),
-        name: str(m["name"], "push.name"),
-        index: int(m["index"], "push.index", 1),
-        change,
-        holder: { region: str(h["region"], "push.holder.region"), clientId: str(h["clientId"], "push.holder.clientId"), owner: str(h["owner"], "push.holder.owner") },
-        token: int(m["token"], "push.token", 1),
-      } as const;
-      if (change === "acquired") return fields;
-      const reason = m["reason"];
-      if (reason !== "released" && reason !== "expired") fail("push.reason", '"released" or "expired"');
-      return { ...fields, reason };
+      const holder = { region: str(h["region"], "push.holder.region"), clientId: str(h["clientId"], "push.holder.clientId"), owner: str(h["owner"], "push.holder.owner") };
+      const fields = { push: "globalLockChanged", ...head, holder } as const;
+      return change === "acquired" ? { ...fields, change } : { ...fields, change, reason: releaseReason(m["reason"], GLOBAL_RELEASE_REASONS) };
     }
     case "watchEnded":
       return { push: "watchEnded", watchId: int(m["watchId"], "push.watchId"), name: str(m["name"], "push.name"), reason: str(m["reason"], "push.reason") };

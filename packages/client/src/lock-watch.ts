@@ -144,17 +144,17 @@ export class LockWatch<E = WatchEvent> {
     return watch;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Ends the watch: the listener hears nothing more. */
+  /**
+   * Ends the watch: the listener hears nothing more. The node is told to stop pushing, but
+   * nothing waits for its answer: pushes for this id are no longer routed here, and the node
+   * ends the watch with the connection anyway.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     const connection = this.connection;
     const watchId = this.watchId;
     this.stop();
-    if (connection?.isOpen === true) await connection.request({ op: "unwatch", watchId }, this.deps.requestTimeoutMs);
+    if (connection?.isOpen === true) void connection.request({ op: "unwatch", watchId }, this.deps.requestTimeoutMs);
   }
 
   private stop(): void {

@@ -55,7 +55,7 @@ export type ClientRequestBody =
   | ({ readonly op: "globalRelease"; readonly name: string; readonly token: number; readonly timeoutMs: number } & Sequenced)
   | { readonly op: "status"; readonly name: string }
   /**
-   * Watches a lock: answered with its status and the index it was read at (WatchStarted),
+   * Watches a lock: answered with `{ index, status }`, its status and the index it was read at,
    * then a push for every grant and release applied after that index, in order. watchId is
    * the client's name for the watch on this connection. A regional lock: `lockChanged`
    * pushes, index = Raft log index, served by any node of its region from its applied
@@ -91,12 +91,6 @@ export type RoutedRequest = Exclude<ClientRequest, WatchRequest>;
 
 export function isWatchRequest(request: ClientRequest): request is WatchRequest {
   return request.op === "watch" || request.op === "unwatch";
-}
-
-/** The answer to `watch`: the lock's status as of log index `index`. */
-export interface WatchStarted {
-  readonly index: number;
-  readonly status: unknown;
 }
 
 /** A message the node sends without a request: the session expired, with the locks it lost. */

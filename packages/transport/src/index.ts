@@ -50,5 +50,4 @@ export {
   type SessionExpiredPush,
   type WatchEndedPush,
   type WatchRequest,
-  type WatchStarted,
 } from "./client-protocol.js";
