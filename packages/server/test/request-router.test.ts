@@ -1,9 +1,12 @@
 // Forwarding to another region: the router's first guess of that region's leader may be a
 // dead node; it must then try the region's other nodes instead of stranding the request.
+// Watches are never forwarded: served here for this region's locks and global keys, refused
+// for anything else, and refused when a peer forwards one.
 import type { ChannelValidator, ClientResponse, MessageHandler, PeerTransport, SendOutcome } from "@geolock/transport";
 import { describe, expect, it } from "vitest";
 import type { GlobalService } from "../src/global-service.js";
 import type { LockService } from "../src/lock-service.js";
+import { LockWatches, type WatchSink } from "../src/lock-watches.js";
 import { FORWARD_CHANNEL, FORWARD_REPLY_CHANNEL, RequestRouter } from "../src/request-router.js";
 import { localTopology } from "../src/topology.js";
 
@@ -30,6 +33,11 @@ class FakeTransport implements PeerTransport {
       if (checked?.ok === true) handler?.onMessage(to, checked.value);
     });
     return "queued";
+  }
+
+  /** What this node's validator makes of a message arriving on `channel`. */
+  validate(channel: string, payload: unknown): ReturnType<ChannelValidator<unknown>> | undefined {
+    return this.handlers.get(channel)?.validate(payload, "us-east/2");
   }
 
   isConnected(peer: string): boolean {
@@ -68,6 +76,70 @@ describe("forwarding to another region", () => {
     const r = router(new FakeTransport(new Set(["us-west/1", "us-west/2", "us-west/3"])));
     const response = await r.handle(acquire(3));
     expect(response).toMatchObject({ id: 3, ok: false, error: { code: "NOT_LEADER" } });
+    r.stop();
+  });
+});
+
+describe("watches", () => {
+  const options = { topology: localTopology(), region: "us-east", self: "us-east/1", forwardHopsMax: 3, forwardTimeoutMs: 1_000, forwardsInFlightMax: 100 };
+  const sink: WatchSink = { push: () => undefined };
+
+  function watchRouter(): { r: RequestRouter; served: string[]; transport: FakeTransport; watches: LockWatches } {
+    const served: string[] = [];
+    const watches = new LockWatches();
+    const service = {
+      isLeader: () => false,
+      leaderHint: () => undefined,
+      watches,
+      watch: (_sink: WatchSink, _id: number, name: string) => {
+        served.push(`regional ${name}`);
+        return Promise.resolve({ index: 1, status: {} });
+      },
+    } as unknown as LockService;
+    const global = {
+      watch: (_sink: WatchSink, _id: number, key: string) => {
+        served.push(`global ${key}`);
+        return { index: 0, status: {} };
+      },
+    } as unknown as GlobalService;
+    const transport = new FakeTransport(new Set());
+    return { r: new RequestRouter(options, service, global, transport), served, transport, watches };
+  }
+
+  it("serves a watch of this region's lock and of a global key here, and forwards none", async () => {
+    const { r, served, transport } = watchRouter();
+    expect(await r.serveWatch({ id: 1, op: "watch", name: "us-east:x", watchId: 1 }, sink)).toMatchObject({ id: 1, ok: true, result: { index: 1 } });
+    expect(await r.serveWatch({ id: 2, op: "watch", name: "global:x", watchId: 2 }, sink)).toMatchObject({ id: 2, ok: true, result: { index: 0 } });
+    expect(served).toEqual(["regional us-east:x", "global global:x"]);
+    expect(transport.sent).toEqual([]);
+    r.stop();
+  });
+
+  it("refuses another region's lock, a name of no region, and an oversize name, serving nothing", async () => {
+    const { r, served, transport } = watchRouter();
+    expect(await r.serveWatch({ id: 1, op: "watch", name: "us-west:x", watchId: 1 }, sink)).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", message: expect.stringContaining("region us-west") } });
+    expect(await r.serveWatch({ id: 2, op: "watch", name: "nowhere:x", watchId: 1 }, sink)).toMatchObject({ ok: false, error: { code: "INVALID_NAME" } });
+    // 200 two-byte characters: within the protocol's 512 characters, beyond a name's 256 bytes.
+    expect(await r.serveWatch({ id: 3, op: "watch", name: `us-east:${"é".repeat(200)}`, watchId: 1 }, sink)).toMatchObject({ ok: false, error: { code: "INVALID_NAME" } });
+    expect(served).toEqual([]);
+    expect(transport.sent).toEqual([]);
+    r.stop();
+  });
+
+  it("answers an unwatch of an id it does not hold with ended: false", async () => {
+    const { r, watches } = watchRouter();
+    watches.watch(sink, 5, "us-east:x", 0);
+    expect(await r.serveWatch({ id: 1, op: "unwatch", watchId: 6 }, sink)).toEqual({ id: 1, ok: true, result: { ended: false } });
+    expect(await r.serveWatch({ id: 2, op: "unwatch", watchId: 5 }, sink)).toEqual({ id: 2, ok: true, result: { ended: true } });
+    expect(watches.size).toBe(0);
+    r.stop();
+  });
+
+  it("refuses a watch that a peer forwards", () => {
+    const { r, transport } = watchRouter();
+    const forwarded = transport.validate(FORWARD_CHANNEL, { fid: 1, request: { id: 1, op: "watch", name: "us-east:x", watchId: 1 } });
+    expect(forwarded).toMatchObject({ ok: false });
+    expect(transport.validate(FORWARD_CHANNEL, { fid: 2, request: { id: 2, op: "status", name: "us-east:x" } })).toMatchObject({ ok: true });
     r.stop();
   });
 });
