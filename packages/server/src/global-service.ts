@@ -212,12 +212,13 @@ export class GlobalService implements PaxosPeersHost {
    * status, it is this region's view, not a linearizable read.
    */
   watch(sink: WatchSink, watchId: number, key: GlobalKey): { index: number; status: GlobalStatusView } {
-    const table = this.replica.lockTable;
-    this.watches.watch(sink, watchId, key, table.keyState(key).nextToken - 1);
-    const lease = table.holder(key);
-    if (lease === null) this.watchedHolders.delete(key);
-    else this.watchedHolders.set(key, { holder: holderWire(lease.holder), token: lease.token });
-    return { index: table.appliedInstance(key), status: this.status(key) };
+    const status = this.status(key);
+    // Grants after this one carry larger tokens; a grant answered again to a retry does not.
+    this.watches.watch(sink, watchId, key, status.nextToken - 1);
+    const h = status.holder;
+    if (h === null) this.watchedHolders.delete(key);
+    else this.watchedHolders.set(key, { holder: { region: h.region, clientId: h.clientId, owner: h.owner }, token: h.token });
+    return { index: status.applied, status };
   }
 
   /** Applies one committed Paxos command (RegionApplication opened its envelope). Every node. */
@@ -393,10 +394,12 @@ export class GlobalService implements PaxosPeersHost {
       return;
     }
     for (const a of applied) {
-      if (a.duplicate || !this.watches.watching(a.key)) {
-        if (!this.watches.watching(a.key)) this.watchedHolders.delete(a.key);
+      if (!this.watches.watching(a.key)) {
+        this.watchedHolders.delete(a.key);
         continue;
       }
+      // A retry answered from the dedup record changed nothing.
+      if (a.duplicate) continue;
       if (a.command.type === "acquire" && a.answer.kind === "granted") {
         const holder = holderWire(a.command.holder);
         this.watchedHolders.set(a.key, { holder, token: a.answer.token });
