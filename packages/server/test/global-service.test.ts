@@ -2,11 +2,11 @@
 // network: a reply to a prepare leaves only once the prepare is applied (committed) in the
 // region, never from a follower; a client request is proposed by the leader and answered
 // from the applied table; it fails NO_QUORUM by its own deadline when no majority answers,
-// and NOT_LEADER when the node stops leading.
+// and NOT_LEADER when the node stops leading. Watchers of a key hear each grant and release.
 
 import { asRegionId, ballot, decodeReplicaCommand, paxosConfig, type GlobalKey, type PaxosMessage } from "@geolock/paxos";
 import { asNodeId, asTerm, type ProposeResult } from "@geolock/raft";
-import { MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import { MemoryTransportNetwork, type ClientPush, type MemoryTransport } from "@geolock/transport";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
@@ -134,5 +134,41 @@ describe("GlobalService", () => {
     h.service.onLeadership("follower", asNodeId(2), asTerm(4));
     await expect(answer).rejects.toMatchObject({ code: "NOT_LEADER", leader: "us-east/2" });
     await expect(h.service.submit({ op: "acquire", key, requestId: { clientId: "c", seq: 2 }, owner: "o", ttlMs: 10_000 }, 5_000)).rejects.toMatchObject({ code: "NOT_LEADER" });
+  });
+});
+
+describe("GlobalService watches", () => {
+  const holder = { region: asRegionId("us-east"), clientId: "c1", owner: "o" };
+  const acquire = { type: "acquire", requestId: { clientId: "c1", seq: 1 }, holder, ttlMs: 10_000 } as const;
+  const learn = (instance: number, value: readonly unknown[]) => ({ type: "learn", key, instance, value });
+  const changes = (pushed: readonly ClientPush[]): string[] =>
+    pushed.map((p) => (p.push === "globalLockChanged" ? `${p.change} ${p.holder.clientId}@${p.holder.region} #${p.token}@${p.index}${p.reason === undefined ? "" : ` ${p.reason}`}` : p.push));
+
+  it("pushes each grant and release of a watched key once, with the holder that went, and ends the watch when the key is installed past skipped instances", () => {
+    const h = harness();
+    const pushed: ClientPush[] = [];
+    const sink = { push: (m: ClientPush) => void pushed.push(m) };
+    expect(h.service.watch(sink, 1, key)).toMatchObject({ index: 0, status: { holder: null } });
+    h.service.applyCommand(learn(1, [acquire]));
+    // Retries (of the acquire here, of the release below) are answered from the dedup record: nothing changes.
+    h.service.applyCommand(learn(2, [acquire]));
+    const release = { type: "release", requestId: { clientId: "c1", seq: 2 }, token: 1 };
+    h.service.applyCommand(learn(3, [release]));
+    h.service.applyCommand(learn(4, [release]));
+    expect(changes(pushed)).toEqual(["acquired c1@us-east #1@1", "released c1@us-east #1@3 released"]);
+    h.service.applyCommand({ type: "installKey", key, state: { applied: 9, nextToken: 4, holder: null, dedup: [] } });
+    expect(pushed[2]).toEqual({ push: "watchEnded", watchId: 1, name: key, reason: expect.stringContaining("installed") });
+    h.service.applyCommand(learn(10, [{ ...acquire, requestId: { clientId: "c1", seq: 3 } }]));
+    expect(pushed).toHaveLength(3);
+  });
+
+  it("starts a watch of a held key with its holder, so the release names it", () => {
+    const h = harness();
+    h.service.applyCommand(learn(1, [acquire]));
+    const pushed: ClientPush[] = [];
+    const started = h.service.watch({ push: (m: ClientPush) => void pushed.push(m) }, 1, key);
+    expect(started).toMatchObject({ index: 1, status: { token: 1, holder: { clientId: "c1" } } });
+    h.service.applyCommand(learn(2, [{ type: "release", requestId: { clientId: "c1", seq: 2 }, token: 1 }]));
+    expect(changes(pushed)).toEqual(["released c1@us-east #1@2 released"]);
   });
 });
