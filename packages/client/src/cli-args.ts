@@ -246,7 +246,12 @@ function parseStatus(args: readonly string[], env: Readonly<Record<string, strin
 function parseWatch(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliCommand {
   const p = parse("watch", args, {});
   if (p === "help") return { kind: "help", text: HELP["watch"] as string };
-  return { kind: "watch", global: globalOptions(p.values, env), name: oneName("watch", p.positionals) };
+  const name = oneName("watch", p.positionals);
+  const global = globalOptions(p.values, env);
+  // A node serves watches of its own region's locks: without --region, start at the name's.
+  const colon = name.indexOf(":");
+  const nameRegion = colon > 0 && name.slice(0, colon) !== "global" ? name.slice(0, colon) : undefined;
+  return { kind: "watch", global: global.region === undefined && nameRegion !== undefined ? { ...global, region: nameRegion } : global, name };
 }
 
 function parseRelease(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliCommand {

@@ -205,10 +205,7 @@ async function statusCommand(command: Command<"status">, out: Output): Promise<n
 }
 
 async function watchCommand(command: Command<"watch">, out: Output, interrupts: Interrupts): Promise<number> {
-  // A node serves watches of its own region's locks: prefer the nodes of the lock's region.
-  const colon = command.name.indexOf(":");
-  const region = command.global.region ?? (colon > 0 && !isGlobalName(command.name) ? command.name.slice(0, colon) : undefined);
-  const client = await connectClient(region === undefined ? command.global : { ...command.global, region });
+  const client = await connectClient(command.global);
   try {
     const watch = isGlobalName(command.name)
       ? await client.watchGlobal(command.name, (event) => {

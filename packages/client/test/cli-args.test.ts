@@ -67,8 +67,10 @@ describe("geolock argument parsing", () => {
     expect(parse()).toEqual({ kind: "help", text: HELP["main"] });
   });
 
-  it("parses watch with one lock name", () => {
-    expect(parse("watch", "us-east:x", "--json")).toMatchObject({ kind: "watch", name: "us-east:x", global: { json: true } });
+  it("parses watch with one lock name, starting at the nodes of the lock's region unless --region says otherwise", () => {
+    expect(parse("watch", "us-east:x", "--json")).toMatchObject({ kind: "watch", name: "us-east:x", global: { json: true, region: "us-east" } });
+    expect(parse("watch", "eu-west:x", "--region", "us-west")).toMatchObject({ global: { region: "us-west" } });
+    expect(parse("watch", "global:x")).toMatchObject({ kind: "watch", name: "global:x", global: { region: undefined } });
     expect(() => parse("watch")).toThrow(/exactly one lock name/);
     expect(() => parse("watch", "us-east:x", "--wait", "1s")).toThrow(/Unknown option '--wait'/);
   });
