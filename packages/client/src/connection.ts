@@ -5,7 +5,7 @@
 // heartbeatIntervalMs and drops itself when a whole interval passes without hearing from
 // the node (Chubby moved keep-alives off TCP back-off for the same reason).
 
-import { decodePlain, encodeValue, type ClientError, type ClientPush, type ClientRequestBody } from "@geolock/transport";
+import { decodePlain, encodeValue, zeroFrameMask, type ClientError, type ClientPush, type ClientRequestBody } from "@geolock/transport";
 import WebSocket from "ws";
 import { decodeServerMessage } from "./decode.js";
 import { GeolockError } from "./errors.js";
@@ -77,7 +77,12 @@ export class Connection {
   /** Opens a connection, or rejects after connectTimeoutMs. */
   static open(url: string, limits: ConnectionLimits, events: ConnectionEvents, logger: ClientLogger): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: limits.receiveFrameBytesMax, handshakeTimeout: limits.connectTimeoutMs });
+      const socket = new WebSocket(url, {
+        perMessageDeflate: false,
+        maxPayload: limits.receiveFrameBytesMax,
+        handshakeTimeout: limits.connectTimeoutMs,
+        generateMask: zeroFrameMask,
+      });
       const timer = setTimeout(() => {
         socket.terminate();
         reject(new Error(`connecting to ${url} timed out after ${limits.connectTimeoutMs} ms`));

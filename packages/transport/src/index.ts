@@ -26,6 +26,7 @@ export {
 } from "./raft-validation.js";
 export { CloseCode, PROTOCOL_VERSION, dials } from "./handshake.js";
 export { decodePlain, encodeValue } from "./codec.js";
+export { zeroFrameMask } from "./frame-mask.js";
 export {
   CLIENT_PROTOCOL_VERSION,
   ERROR_CODES as CLIENT_ERROR_CODES,

@@ -8,6 +8,7 @@
 import { WebSocket } from "ws";
 import { ChannelRegistry } from "./channels.js";
 import { encodeEnvelope, HEARTBEAT_FRAME } from "./codec.js";
+import { zeroFrameMask } from "./frame-mask.js";
 import { CloseCode, DialerHandshake, type HandshakeIdentity } from "./handshake.js";
 import { SendQueue } from "./send-queue.js";
 import { rawBytes, runHandshake } from "./socket-handshake.js";
@@ -263,6 +264,7 @@ export class PeerLink {
       perMessageDeflate: false,
       handshakeTimeout: limits.handshakeTimeoutMs,
       followRedirects: false,
+      generateMask: zeroFrameMask,
       ...(this.host.localAddress === undefined ? {} : { localAddress: this.host.localAddress }),
     });
     this.dialing = ws;
