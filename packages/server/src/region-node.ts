@@ -218,12 +218,17 @@ export class RegionNode {
         for (const message of ready.messages) if (mayLeaveBeforePersist(message)) this.send(message);
         // Written before the disk batch is built and before the apply, not after them.
         this.transport.flush?.();
-        this.apply(ready.committedEntries.slice(0, durableNow));
+        let persisted: Promise<void> | undefined;
         if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.mustSync) {
-          await this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
+          persisted = this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
+          // The disk works while the entries below are applied, not after: a follower's
+          // acknowledgement waits for this write, not for the apply of the previous batch.
+          this.log.startWriting();
         } else if (ready.hardState !== undefined) {
           this.log.advanceCommit(ready.hardState);
         }
+        this.apply(ready.committedEntries.slice(0, durableNow));
+        await persisted;
         if (this.stopped) return;
         for (const message of ready.messages) if (!mayLeaveBeforePersist(message)) this.send(message);
         // A follower's acknowledgement leaves before it applies what this Ready committed.

@@ -2,7 +2,7 @@
 // append (a commit update) is held briefly and dropped when the next append to the same
 // follower carries the newer commit index; when none follows, it still goes out.
 import { asNodeId, type Entry, type Message, type NodeId, type Role } from "@geolock/raft";
-import { MemoryDisk, MemoryDurableLog } from "@geolock/storage";
+import { DurableLog, MemoryDisk, type RecordStore, type StoreOp } from "@geolock/storage";
 import { MemoryTransportNetwork, type PeerId, type PeerTransport } from "@geolock/transport";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -51,10 +51,25 @@ function recording(inner: PeerTransport, sent: Message[], onSent: (message: Mess
   };
 }
 
+/** Records the ops of every write as it is handed to the store (before it completes). */
+function observed(inner: RecordStore, startedWrites: (readonly StoreOp[])[]): RecordStore {
+  return {
+    write: (ops, sync) => {
+      startedWrites.push(ops);
+      return inner.write(ops, sync);
+    },
+    get: (key) => inner.get(key),
+    scan: () => inner.scan(),
+    close: () => inner.close(),
+  };
+}
+
 interface TestNode {
   readonly node: RegionNode;
   readonly app: RecordingApp;
   readonly sent: Message[];
+  /** The ops of each disk write this node started, in order. */
+  readonly startedWrites: (readonly StoreOp[])[];
   /** Called with each Raft message this node sends. */
   onSent: (message: Message) => void;
 }
@@ -82,11 +97,13 @@ async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
   network = new MemoryTransportNetwork();
   const members = new Map(IDS.map((id) => [id, peerOf(id)] as const));
   for (const id of IDS) {
-    const log = await MemoryDurableLog.open(new MemoryDisk(), { clusterId: "test", region: REGION, nodeId: id }, { initialConfState: { voters: [...IDS], learners: [] } });
+    const startedWrites: (readonly StoreOp[])[] = [];
+    const store = observed(new MemoryDisk().open(), startedWrites);
+    const log = await DurableLog.openStore(store, { clusterId: "test", region: REGION, nodeId: id }, { initialConfState: { voters: [...IDS], learners: [] } });
     const app = new RecordingApp();
     const sent: Message[] = [];
     const options = { nodeId: id, members, tickMs: 5, electionTicks, heartbeatTicks, snapshotEveryEntries: 1_000, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
-    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; onSent: (message: Message) => void } = { app, sent, onSent: () => {} };
+    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; startedWrites: (readonly StoreOp[])[]; onSent: (message: Message) => void } = { app, sent, startedWrites, onSent: () => {} };
     testNode.node = new RegionNode(options, log, recording(network.create(peerOf(id)), sent, (m) => testNode.onSent(m)), app, pino({ level: "silent" }));
     nodes.push(testNode as TestNode);
   }
@@ -151,5 +168,31 @@ describe("RegionNode commit updates", () => {
         expect(toFollower[i + 1]?.type).not.toBe("append");
       });
     }
+  });
+});
+
+describe("RegionNode disk writes", () => {
+  it("starts writing a Ready's new entries before it applies the already-durable entries that Ready commits", async () => {
+    // The commit of "first" reaches the followers only with the append of "second" (the
+    // held commit update outlives the test), so their Ready holds both: "second" to write,
+    // "first" to apply. The write must be on its way while "first" is applied, or the
+    // follower's acknowledgement of "second" waits for the apply.
+    const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
+    const leader = leaderOf(all);
+    const followers = all.filter((n) => n !== leader);
+    const marker = bytes("second-entry-marker");
+    const holdsMarker = (ops: readonly StoreOp[]): boolean => ops.some((op) => op.type === "put" && Buffer.from(op.value).includes(Buffer.from(marker)));
+    const writeStartedAtApply = new Map<TestNode, boolean>();
+    leader.app.onApply = (data) => {
+      if (data === "first") leader.node.propose(marker);
+    };
+    for (const follower of followers) {
+      follower.app.onApply = (data) => {
+        if (data === "first") writeStartedAtApply.set(follower, follower.startedWrites.some(holdsMarker));
+      };
+    }
+    expect(leader.node.propose(bytes("first")).ok).toBe(true);
+    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("second-entry-marker"))).toBe(true), { timeout: 5_000, interval: 5 });
+    expect(followers.map((f) => writeStartedAtApply.get(f))).toEqual([true, true]);
   });
 });

@@ -92,7 +92,9 @@ export class NodeLog {
   private stagedChunkCount: number;
   private readonly limits: Limits;
   private readonly queue: PendingWrite[] = [];
+  /** A drain is scheduled or running. */
   private writing = false;
+  private draining = false;
   private failure: StorageFailedError | null = null;
   private closing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -187,6 +189,15 @@ export class NodeLog {
     this.view.setHardState(hardState);
   }
 
+  /**
+   * Hands the queued calls to the store now instead of on the next microtask. For a caller
+   * with CPU work to do before it awaits them: the store writes and fsyncs on its own
+   * thread meanwhile, where otherwise the write would start only after that work.
+   */
+  startWriting(): void {
+    this.startDrain();
+  }
+
   /** Records an application snapshot covering the log up to its (committed) index. */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     return this.submit(() => this.planSaveSnapshot(snapshot), true);
@@ -275,9 +286,15 @@ export class NodeLog {
       if (!this.writing) {
         this.writing = true;
         // Start on a microtask so that calls made in the same turn share the first batch.
-        queueMicrotask(() => void this.drain());
+        queueMicrotask(() => this.startDrain());
       }
     });
+  }
+
+  private startDrain(): void {
+    if (!this.writing || this.draining) return;
+    this.draining = true;
+    void this.drain();
   }
 
   private async drain(): Promise<void> {
@@ -300,6 +317,7 @@ export class NodeLog {
       this.inFlightSetsHardState = false;
     }
     this.writing = false;
+    this.draining = false;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const wake of waiters) wake();

@@ -13,6 +13,8 @@ import { CONF, entry, hard, IDENTITY, payload, withTempDir } from "./helpers.js"
 /** Wraps a store: remembers the keys of completed writes, and can hold writes until released. */
 class ObservedStore implements RecordStore {
   readonly durableKeys = new Set<string>();
+  /** The ops of every write handed to this store, completed or not, in order. */
+  readonly startedWrites: (readonly StoreOp[])[] = [];
   writes = 0;
   /** The sync flag of every completed write, in order. */
   readonly syncFlags: boolean[] = [];
@@ -22,6 +24,7 @@ class ObservedStore implements RecordStore {
   constructor(private readonly inner: RecordStore) {}
 
   async write(ops: readonly StoreOp[], sync = true): Promise<void> {
+    this.startedWrites.push(ops);
     if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
     await this.inner.write(ops, sync);
     this.writes += 1;
@@ -91,6 +94,35 @@ describe("group commit", () => {
       expect(log.stats()).toEqual({ syncBatches: 2, unsyncedBatches: 0, syncedCalls: calls });
       await log.close();
       await expectAllDurable(dir, calls);
+    });
+  });
+
+  it("startWriting hands the calls queued so far to the store at once; a call after it waits for the next batch", async () => {
+    await withTempDir(async (dir) => {
+      const store = new ObservedStore(await LevelRecordStore.open(dir));
+      const log = await DurableLog.openStore(store, IDENTITY, { initialConfState: CONF });
+      const before = store.startedWrites.length;
+      const first = log.persist({ entries: [entry(1, 1)], hardState: hard(1, 1, 0) });
+      const second = log.persist({ entries: [entry(2, 1)], hardState: hard(1, 1, 0) });
+      // Left alone, the write would start on the next microtask.
+      expect(store.startedWrites.length).toBe(before);
+      log.startWriting();
+      expect(store.startedWrites.length).toBe(before + 1);
+      const keysOf = (ops: readonly StoreOp[] | undefined) => (ops ?? []).filter((op) => op.type === "put").map((op) => keyHex(op.key));
+      expect(keysOf(store.startedWrites[before])).toEqual(expect.arrayContaining([keyHex(entryKey(1)), keyHex(entryKey(2))]));
+      const third = log.persist({ entries: [entry(3, 1)], hardState: hard(1, 1, 0) });
+      log.startWriting();
+      // One write at a time: the third call waits for the one in flight.
+      expect(store.startedWrites.length).toBe(before + 1);
+      await Promise.all([first, second, third]);
+      expect(store.startedWrites.length).toBe(before + 2);
+      expect(keysOf(store.startedWrites[before + 1])).toContain(keyHex(entryKey(3)));
+      log.startWriting();
+      expect(store.startedWrites.length).toBe(before + 2);
+      await log.close();
+      const reopened = await DurableLog.open(dir, IDENTITY);
+      expect(reopened.view.lastIndex()).toBe(3);
+      await reopened.close();
     });
   });
 
