@@ -1,5 +1,5 @@
 // @geolock/jepsen-lite: history format, models, and the linearizability, fencing and
-// mutual exclusion checkers.
+// mutual exclusion checkers, and the watch stream checker.
 
 export { canonicalJson, type JsonObject, type JsonValue, type Result } from "./json.js";
 export {
@@ -45,6 +45,7 @@ export {
 } from "./linearizability.js";
 export type { SearchStop } from "./search.js";
 export { checkFencing, type FencingAnomaly, type FencingAnomalyKind, type FencingOptions, type FencingReport } from "./fencing.js";
+export { checkWatchStreams, type WatchAnomaly, type WatchAnomalyKind, type WatchRecord, type WatchStreamReport } from "./watch-streams.js";
 export {
   checkMutualExclusion,
   criticalSections,
