@@ -95,7 +95,12 @@ describe("jepsen-lite harness", () => {
     const summary = results(runDir);
     expect(cli.stdout).toContain("verdict: valid");
     expect(cli.code).toBe(0);
-    expect(summary).toMatchObject({ verdict: "valid", linearizable: true, fencingAnomalies: 0, mutualExclusionAnomalies: 0 });
+    expect(summary).toMatchObject({ verdict: "valid", linearizable: true, fencingAnomalies: 0, mutualExclusionAnomalies: 0, watch: { anomalies: 0 } });
+    // Every key had a watcher, and the watchers were told of grants.
+    expect(summary.watch?.watchers).toBe(summary.keys.total);
+    expect(summary.watch?.epochs).toBeGreaterThanOrEqual(summary.keys.total);
+    expect(summary.watch?.changes).toBeGreaterThan(0);
+    expect(readFileSync(join(runDir, "watch.jsonl"), "utf8").split("\n").filter((l) => l !== "").length).toBe((summary.watch?.epochs ?? 0) + (summary.watch?.changes ?? 0));
     for (const kind of nemesis.split(",")) expect(summary.faults[kind]).toBeGreaterThan(0);
     expect(summary.outcomes["acquire"]?.ok).toBeGreaterThan(0);
     expect(summary.outcomes["write"]?.ok).toBeGreaterThan(0);

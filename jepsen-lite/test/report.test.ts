@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkFencing, checkLinearizability, checkMutualExclusion, DEFAULT_OPTIONS, lockModel, parseHistory, renderReport, summarize, type NemesisEvent, type SummaryChecks } from "@geolock/jepsen-lite";
+import { checkFencing, checkLinearizability, checkMutualExclusion, checkWatchStreams, DEFAULT_OPTIONS, lockModel, parseHistory, renderReport, summarize, type NemesisEvent, type SummaryChecks, type WatchRecord } from "@geolock/jepsen-lite";
 
 const CHROMIUM = "/usr/bin/chromium";
 const fixture = fileURLToPath(new URL("./fixtures/lock-bad-double-grant.jsonl", import.meta.url));
@@ -23,7 +23,7 @@ function checksOf(text: string): SummaryChecks {
   const fencing = checkFencing(history);
   const mutualExclusion = checkMutualExclusion(history);
   if (!linearizability.ok || !fencing.ok || !mutualExclusion.ok) throw new Error("checkers refused the fixture");
-  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value };
+  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value, watchStreams: null };
 }
 
 const nemesis: NemesisEvent[] = [
@@ -54,6 +54,41 @@ describe("report.html", () => {
   it("loads nothing from anywhere: no external scripts, styles, images or links", () => {
     expect(html).not.toMatch(/https?:\/\//);
     expect(html).not.toMatch(/<link|<img|\ssrc=/i);
+  });
+});
+
+describe("report.html with watch streams", () => {
+  // Three grants, each released; the watcher was told the first and the third only.
+  const lines = [3, 7, 9].flatMap((token, i) => [
+    { process: i, type: "invoke", f: "acquire", key: "us-east:k0", value: null, time: 40 * i + 10 },
+    { process: i, type: "ok", f: "acquire", key: "us-east:k0", value: { token }, time: 40 * i + 20 },
+    { process: i, type: "invoke", f: "release", key: "us-east:k0", value: { token }, time: 40 * i + 30 },
+    { process: i, type: "ok", f: "release", key: "us-east:k0", value: null, time: 40 * i + 40 },
+  ]);
+  const base = checksOf(lines.map((l) => JSON.stringify(l)).join("\n"));
+  const told: WatchRecord[] = [
+    { watcher: 0, key: "us-east:k0", time: 1, type: "status", index: 1, holderToken: null, floor: null },
+    { watcher: 0, key: "us-east:k0", time: 25, type: "acquired", index: 2, token: 3 },
+    { watcher: 0, key: "us-east:k0", time: 45, type: "released", index: 3, token: 3 },
+    { watcher: 0, key: "us-east:k0", time: 105, type: "acquired", index: 6, token: 9 },
+  ];
+
+  it("is valid when every checker is, and names what the watchers were told", () => {
+    const checks = { ...base, watchStreams: checkWatchStreams(base.history, told.slice(0, 3)) };
+    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false);
+    expect(s.verdict).toBe("valid");
+    expect(s.watch).toEqual({ watchers: 1, epochs: 1, changes: 2, anomalies: 0 });
+    expect(renderReport({ summary: s, checks, nemesis: [] })).toContain("Watch streams: ok (1 watchers, 1 statuses, 2 grants and releases told)");
+  });
+
+  it("is invalid, and lists the anomaly, when a watcher missed a grant", () => {
+    const checks = { ...base, watchStreams: checkWatchStreams(base.history, told) };
+    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false);
+    expect(s.verdict).toBe("invalid");
+    expect(s.exitCode).toBe(1);
+    const page = renderReport({ summary: s, checks, nemesis: [] });
+    expect(page).toContain("watch stream anomalies: <b>1</b>");
+    expect(page).toMatch(/missed-grant on us-east:k0 \(watcher 0, index -\): token 7 was granted between tokens 3 and 9/);
   });
 });
 

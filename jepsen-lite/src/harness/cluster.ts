@@ -57,8 +57,16 @@ export class Cluster {
 
   /** Client URLs of every node (the unsafe server's is tcp://). */
   get endpoints(): string[] {
-    const scheme = this.target === "geolock" ? "ws" : "tcp";
-    return this.nodes.map((n) => `${scheme}://${n.host}:${n.port}${this.target === "geolock" ? "/client" : ""}`);
+    return this.nodes.map((n) => this.endpointOf(n));
+  }
+
+  /** The client endpoints of one region's nodes. */
+  regionEndpoints(region: string): string[] {
+    return this.regionNodes(region).map((n) => this.endpointOf(n));
+  }
+
+  private endpointOf(node: ClusterNode): string {
+    return this.target === "geolock" ? `ws://${node.host}:${node.port}/client` : `tcp://${node.host}:${node.port}`;
   }
 
   get regions(): readonly string[] {

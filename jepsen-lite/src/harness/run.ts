@@ -11,6 +11,7 @@ import { formatHistory, historyFromEvents, type History, type HistoryEvent } fro
 import { checkLinearizability, type LinearizabilityReport } from "../linearizability.js";
 import { lockModel } from "../models/lock.js";
 import { checkMutualExclusion, type MutualExclusionReport } from "../mutual-exclusion.js";
+import { checkWatchStreams, type WatchRecord, type WatchStreamReport } from "../watch-streams.js";
 import { renderReport } from "../report/html.js";
 import { connectGeolock, connectUnsafe, errorCode, type LockAdapter } from "./adapters.js";
 import { Cluster, NODE_ENTRY, REGIONS, sleep, UNSAFE_ENTRY } from "./cluster.js";
@@ -21,6 +22,7 @@ import { ProcessRegistry } from "./processes.js";
 import { clockNs, type WorkerConfig } from "./protocol.js";
 import { HistoryRecorder } from "./recorder.js";
 import { GuardedResource } from "./resource.js";
+import { Watchers } from "./watchers.js";
 import { WORKER_ENTRY, WorkerPool } from "./workers.js";
 import { readNemesisLog, summarize, type RunSummary } from "./summary.js";
 
@@ -93,6 +95,8 @@ async function runInside(ctx: RunContext, log: (line: string) => void): Promise<
   if (!(await cluster.waitHealthy(STARTUP_TIMEOUT_MS, ctx.interrupted))) throw new Error(`the cluster had no leader in every region within ${STARTUP_TIMEOUT_MS} ms (see ${join(runDir, "logs")})`);
 
   const keys = workloadKeys(options);
+  // Watched from before the first operation to after the last, through every fault.
+  const watchers = options.target === "geolock" ? await Watchers.start((region) => cluster.regionEndpoints(region), keys, options.ttlMs, now) : null;
   const resource = new GuardedResource(options.target === "geolock", join(runDir, "resource.jsonl"));
   const pool = new WorkerPool(ctx.registry, ctx.recorder, resource, runDir, now);
   pool.start(workerConfigs(ctx, cluster.endpoints, keys));
@@ -117,9 +121,12 @@ async function runInside(ctx: RunContext, log: (line: string) => void): Promise<
     if (!(await cluster.waitHealthy(RECOVERY_TIMEOUT_MS))) log(`warning: the cluster did not recover a leader in every region within ${RECOVERY_TIMEOUT_MS} ms; final reads may fail`);
     await finalReads(ctx, cluster.endpoints, keys, now);
   }
+  await watchers?.stop();
+  const watchRecords = watchers === null ? null : [...watchers.records];
+  if (watchRecords !== null) writeFileSync(join(runDir, "watch.jsonl"), watchRecords.map((r) => JSON.stringify(r)).join("\n") + (watchRecords.length > 0 ? "\n" : ""));
   await Promise.all(cluster.nodes.map((n) => n.process.stop(NODE_STOP_GRACE_MS)));
   if (pool.errors.length > 0) throw new Error(`the client workers broke the harness protocol: ${pool.errors.join("; ")}`);
-  return finish(ctx, pool, readNemesisLog(nemesisLog), log);
+  return finish(ctx, pool, readNemesisLog(nemesisLog), watchRecords, log);
 }
 
 function preflight(options: HarnessOptions): void {
@@ -207,9 +214,10 @@ export interface Checks {
   readonly linearizability: LinearizabilityReport;
   readonly fencing: FencingReport;
   readonly mutualExclusion: MutualExclusionReport;
+  readonly watchStreams: WatchStreamReport | null;
 }
 
-function check(ctx: RunContext, events: readonly HistoryEvent[]): Checks {
+function check(ctx: RunContext, events: readonly HistoryEvent[], watchRecords: readonly WatchRecord[] | null): Checks {
   const parsed = historyFromEvents(events);
   if (!parsed.ok) throw new Error(`the recorded history is malformed (a harness bug): ${parsed.error.map((e) => `event ${e.line}: ${e.message}`).join("; ")}`);
   const history = parsed.value;
@@ -217,18 +225,19 @@ function check(ctx: RunContext, events: readonly HistoryEvent[]): Checks {
   const fencing = checkFencing(history);
   const mutualExclusion = checkMutualExclusion(history);
   if (!linearizability.ok || !fencing.ok || !mutualExclusion.ok) throw new Error("the checkers refused the recorded history (a harness bug)");
-  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value };
+  const watchStreams = watchRecords === null ? null : checkWatchStreams(history, watchRecords);
+  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value, watchStreams };
 }
 
-function finish(ctx: RunContext, pool: WorkerPool, nemesis: readonly NemesisEvent[], log: (line: string) => void): RunResult {
+function finish(ctx: RunContext, pool: WorkerPool, nemesis: readonly NemesisEvent[], watchRecords: readonly WatchRecord[] | null, log: (line: string) => void): RunResult {
   const events = ctx.recorder.sorted();
   writeFileSync(join(ctx.runDir, "history.jsonl"), formatHistory(events));
   const checkStart = performance.now();
-  const checks = check(ctx, events);
+  const checks = check(ctx, events, watchRecords);
   const summary = summarize(ctx.options, ctx.runDir, checks, nemesis, pool.late, Math.round(performance.now() - checkStart), ctx.interrupted.aborted);
   writeFileSync(join(ctx.runDir, "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(ctx.runDir, "report.html"), renderReport({ summary, checks, nemesis }));
-  log(`${summary.operations} operations; linearizable: ${String(summary.linearizable)}; fencing anomalies: ${summary.fencingAnomalies}; mutual exclusion anomalies: ${summary.mutualExclusionAnomalies}; late writes accepted ${summary.lateWrites.accepted}, rejected ${summary.lateWrites.rejected}`);
+  log(`${summary.operations} operations; linearizable: ${String(summary.linearizable)}; fencing anomalies: ${summary.fencingAnomalies}; mutual exclusion anomalies: ${summary.mutualExclusionAnomalies}; ${summary.watch === null ? "" : `watch stream anomalies: ${summary.watch.anomalies} (${summary.watch.changes} changes told to ${summary.watch.watchers} watchers); `}late writes accepted ${summary.lateWrites.accepted}, rejected ${summary.lateWrites.rejected}`);
   log(`verdict: ${summary.verdict}; report: ${join(ctx.runDir, "report.html")}`);
   return { exitCode: ctx.interrupted.aborted ? 130 : summary.exitCode, runDir: ctx.runDir, summary, error: null };
 }

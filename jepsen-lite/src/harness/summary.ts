@@ -7,6 +7,7 @@ import type { FencingReport } from "../fencing.js";
 import type { History } from "../history.js";
 import type { LinearizabilityReport, Verdict } from "../linearizability.js";
 import type { MutualExclusionReport } from "../mutual-exclusion.js";
+import type { WatchStreamReport } from "../watch-streams.js";
 import type { NemesisEvent } from "./nemesis.js";
 import type { HarnessOptions } from "./options.js";
 
@@ -40,6 +41,8 @@ export interface RunSummary {
   readonly keys: { readonly total: number; readonly notLinearizable: readonly string[]; readonly unknown: readonly string[] };
   readonly fencingAnomalies: number;
   readonly mutualExclusionAnomalies: number;
+  /** What the watchers were told and how much of it was wrong; null when nothing was watched (the unsafe target). */
+  readonly watch: { readonly watchers: number; readonly epochs: number; readonly changes: number; readonly anomalies: number } | null;
   readonly checkMs: number;
 }
 
@@ -48,10 +51,12 @@ export interface SummaryChecks {
   readonly linearizability: LinearizabilityReport;
   readonly fencing: FencingReport;
   readonly mutualExclusion: MutualExclusionReport;
+  readonly watchStreams: WatchStreamReport | null;
 }
 
 export function verdictOf(checks: SummaryChecks): RunVerdict {
-  if (checks.linearizability.linearizable === false || !checks.fencing.valid || !checks.mutualExclusion.valid) return "invalid";
+  const watchValid = checks.watchStreams?.valid ?? true;
+  if (checks.linearizability.linearizable === false || !checks.fencing.valid || !checks.mutualExclusion.valid || !watchValid) return "invalid";
   return checks.linearizability.linearizable === "unknown" ? "unknown" : "valid";
 }
 
@@ -92,6 +97,7 @@ export function summarize(
     keys: { total: keys.length, notLinearizable: keys.filter((k) => k.linearizable === false).map((k) => k.key), unknown: keys.filter((k) => k.linearizable === "unknown").map((k) => k.key) },
     fencingAnomalies: checks.fencing.anomalies.length,
     mutualExclusionAnomalies: checks.mutualExclusion.anomalies.length,
+    watch: checks.watchStreams === null ? null : { watchers: checks.watchStreams.watchers, epochs: checks.watchStreams.epochs, changes: checks.watchStreams.changes, anomalies: checks.watchStreams.anomalies.length },
     checkMs,
   };
 }

@@ -104,7 +104,7 @@ function header(s: RunSummary): string {
   const table = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
   const interrupted = s.interrupted ? ' <span class="verdict unknown">INTERRUPTED</span>' : "";
   return `<h1>geolock jepsen-lite run</h1>
-<div id="verdict" data-verdict="${s.verdict}"><span class="verdict ${s.verdict}">${s.verdict.toUpperCase()}</span>${interrupted} linearizable: <b>${esc(String(s.linearizable))}</b>; fencing anomalies: <b>${s.fencingAnomalies}</b>; mutual exclusion anomalies: <b>${s.mutualExclusionAnomalies}</b></div>
+<div id="verdict" data-verdict="${s.verdict}"><span class="verdict ${s.verdict}">${s.verdict.toUpperCase()}</span>${interrupted} linearizable: <b>${esc(String(s.linearizable))}</b>; fencing anomalies: <b>${s.fencingAnomalies}</b>; mutual exclusion anomalies: <b>${s.mutualExclusionAnomalies}</b>${s.watch === null ? "" : `; watch stream anomalies: <b>${s.watch.anomalies}</b>`}</div>
 <table>${table}</table>`;
 }
 
@@ -117,7 +117,13 @@ function checkerSection(s: RunSummary, checks: SummaryChecks): string {
   return `<h2>Checkers</h2>
 <p>Linearizability (lock model, per key; checked in ${s.checkMs} ms):</p>
 <table><tr><th>key</th><th>linearizable</th><th>operations</th><th>search steps</th></tr>${rows}</table>
-<p>Fencing: ${f.valid ? "ok" : `${f.anomalies.length} anomalies`} (${f.grants} grants, ${f.writes} accepted writes). Mutual exclusion: ${m.valid ? "ok" : `${m.anomalies.length} anomalies`} (${m.sections} critical sections).</p>`;
+<p>Fencing: ${f.valid ? "ok" : `${f.anomalies.length} anomalies`} (${f.grants} grants, ${f.writes} accepted writes). Mutual exclusion: ${m.valid ? "ok" : `${m.anomalies.length} anomalies`} (${m.sections} critical sections).</p>${watchLine(checks)}`;
+}
+
+function watchLine(checks: SummaryChecks): string {
+  const w = checks.watchStreams;
+  if (w === null) return "";
+  return `<p>Watch streams: ${w.valid ? "ok" : `${w.anomalies.length}${w.truncated ? "+" : ""} anomalies`} (${w.watchers} watchers, ${w.epochs} statuses, ${w.changes} grants and releases told).</p>`;
 }
 
 function counterexamples(keys: readonly KeyResult[]): string {
@@ -142,8 +148,9 @@ function anomalies(checks: SummaryChecks): string {
   const m = checks.mutualExclusion.anomalies
     .slice(0, ANOMALIES_SHOWN_MAX)
     .map((a) => `<li class="mono">${esc(a.key)} held at once: process ${a.first.process} (from ${esc(describeOperation(a.first.acquire))}) and process ${a.second.process} (from ${esc(describeOperation(a.second.acquire))})</li>`);
-  if (f.length === 0 && m.length === 0) return "";
-  return `<h2>Anomalies</h2>${f.length > 0 ? `<p>Fencing:</p><ul>${f.join("")}</ul>` : ""}${m.length > 0 ? `<p>Mutual exclusion:</p><ul>${m.join("")}</ul>` : ""}`;
+  const w = (checks.watchStreams?.anomalies ?? []).slice(0, ANOMALIES_SHOWN_MAX).map((a) => `<li class="mono">${esc(a.kind)} on ${esc(a.key)} (watcher ${a.watcher}, index ${a.index ?? "-"}): ${esc(a.message)}</li>`);
+  if (f.length === 0 && m.length === 0 && w.length === 0) return "";
+  return `<h2>Anomalies</h2>${f.length > 0 ? `<p>Fencing:</p><ul>${f.join("")}</ul>` : ""}${m.length > 0 ? `<p>Mutual exclusion:</p><ul>${m.join("")}</ul>` : ""}${w.length > 0 ? `<p>Watch streams:</p><ul>${w.join("")}</ul>` : ""}`;
 }
 
 /** Operations named by a counterexample or an anomaly: outlined in red on the timeline. */
