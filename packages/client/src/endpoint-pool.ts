@@ -2,8 +2,9 @@
 // forwarding it to the right leader), chosen like geo-DNS with health checks would: a node
 // of the home region first, then the home region's other nodes, then other regions. On
 // connecting, the client asks the node for the cluster's shape (`cluster`), which names
-// every node: failover can then reach nodes the caller never listed, and a NOT_LEADER hint
-// ("region/node") can be turned into an address.
+// every node: failover can then reach nodes the caller never listed, a NOT_LEADER hint
+// ("region/node") can be turned into an address, and a client whose endpoints did not say
+// their regions moves from the first node that answered to one of its home region.
 
 import type { ClientPush, GlobalLockChangedPush, LockChangedPush, SessionExpiredPush, WatchEndedPush } from "@geolock/transport";
 import { Connection, type ConnectionLimits } from "./connection.js";
@@ -168,11 +169,16 @@ export class EndpointPool {
 
   private async connectRound(): Promise<Connection | undefined> {
     const order = this.order();
+    const steered = this.preferredUrl !== undefined;
     this.preferredUrl = undefined;
+    const tried = new Set<string>();
     for (const node of order) {
       if (this.closed) return undefined;
-      const connection = await this.tryNode(node.url);
+      tried.add(node.url);
+      let connection = await this.tryNode(node.url);
       if (connection === undefined) continue;
+      // A hint or a rotation chose this node on purpose; only the default order is corrected.
+      if (!steered) connection = await this.preferHome(connection, tried);
       if (this.closed) {
         connection.close("client closed");
         return undefined;
@@ -181,6 +187,25 @@ export class EndpointPool {
       return connection;
     }
     return undefined;
+  }
+
+  /**
+   * The node that answered is outside the home region, whose nodes were unknown when the
+   * round was ordered (endpoints given without their regions): its cluster view names them.
+   * The first of them that answers replaces it; if none does, it stays.
+   */
+  private async preferHome(connection: Connection, tried: Set<string>): Promise<Connection> {
+    const home = this.homeRegion;
+    if (home === undefined || this.lastView?.region === home) return connection;
+    for (const node of this.nodes.filter((n) => n.region === home && !tried.has(n.url))) {
+      if (this.closed) break;
+      tried.add(node.url);
+      const homeConnection = await this.tryNode(node.url);
+      if (homeConnection === undefined) continue;
+      connection.close(`moving to the home region ${home}`);
+      return homeConnection;
+    }
+    return connection;
   }
 
   /** Opens a connection and asks for the cluster view; a node that cannot answer it is skipped. */

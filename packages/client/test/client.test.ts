@@ -9,6 +9,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { GeolockClient, isGeolockError, type ConnectOptions, type LockHandle } from "../src/index.js";
 import { err, FakeLockState, startRegion, type FakeNode } from "./fake-node.js";
 
+/** Two fake regions sharing one state, each node's cluster view naming every node of both. */
+async function twoRegions(): Promise<{ east: FakeNode; west: FakeNode }> {
+  state = new FakeLockState();
+  const [east] = await startRegion("us-east", 1, state);
+  const [west] = await startRegion("us-west", 1, state);
+  nodes = [east as FakeNode, west as FakeNode];
+  const regions = nodes.map((n) => ({ name: n.region, nodes: [{ name: n.name, host: "127.0.0.1", port: n.port }], leaderGuess: n.name }));
+  for (const node of nodes) node.clusterView = { self: node.name, region: node.region, leader: node.name, regions };
+  return { east: east as FakeNode, west: west as FakeNode };
+}
+
 let nodes: FakeNode[] = [];
 let clients: GeolockClient[] = [];
 let state: FakeLockState;
@@ -144,6 +155,40 @@ describe("failover", () => {
     expect(sent(a as FakeNode, "acquire")).toHaveLength(1);
     expect(sent(b as FakeNode, "acquire")).toHaveLength(1);
     expect(handle.token).toBe(1);
+  });
+
+  it("moves to its home region when the first node that answered, listed without its region, is in another", async () => {
+    const { east, west } = await twoRegions();
+    const client = await connect({ endpoints: [east.url, west.url], region: "us-west" });
+    await client.acquire("us-east:home");
+    expect(sent(west, "acquire")).toHaveLength(1);
+    expect(east.requests.map((r) => r.op)).toEqual(["cluster"]);
+    await vi.waitFor(() => expect(east.connections).toBe(0), { timeout: 5_000, interval: 5 });
+  });
+
+  it("finds its home region from the cluster view even when only another region's node was listed", async () => {
+    const { east, west } = await twoRegions();
+    const client = await connect({ endpoints: [east.url], region: "us-west" });
+    await client.acquire("us-west:found");
+    expect(sent(west, "acquire")).toHaveLength(1);
+    expect(sent(east, "acquire")).toHaveLength(0);
+  });
+
+  it("follows a NOT_LEADER hint into another region without being pulled back home", async () => {
+    const { east, west } = await twoRegions();
+    const client = await connect({ endpoints: [west.url, east.url], region: "us-west" });
+    west.intercept = (r) => (r.op === "acquire" ? err("NOT_LEADER", "not the leader", east.name) : undefined);
+    await client.acquire("us-east:hinted");
+    expect(sent(west, "acquire")).toHaveLength(1);
+    expect(sent(east, "acquire")).toHaveLength(1);
+  });
+
+  it("stays with another region's node when no node of its home region answers", async () => {
+    const { east, west } = await twoRegions();
+    await west.close();
+    const client = await connect({ endpoints: [east.url, west.url], region: "us-west" });
+    await client.acquire("us-west:away");
+    expect(sent(east, "acquire")).toHaveLength(1);
   });
 
   it("gives up with UNAVAILABLE when no node can be reached, within its deadline", async () => {
