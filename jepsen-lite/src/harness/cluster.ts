@@ -60,11 +60,6 @@ export class Cluster {
     return this.nodes.map((n) => this.endpointOf(n));
   }
 
-  /** The client endpoints of one region's nodes. */
-  regionEndpoints(region: string): string[] {
-    return this.regionNodes(region).map((n) => this.endpointOf(n));
-  }
-
   private endpointOf(node: ClusterNode): string {
     return this.target === "geolock" ? `ws://${node.host}:${node.port}/client` : `tcp://${node.host}:${node.port}`;
   }

@@ -96,7 +96,7 @@ async function runInside(ctx: RunContext, log: (line: string) => void): Promise<
 
   const keys = workloadKeys(options);
   // Watched from before the first operation to after the last, through every fault.
-  const watchers = options.target === "geolock" ? await Watchers.start((region) => cluster.regionEndpoints(region), keys, options.ttlMs, now) : null;
+  const watchers = options.target === "geolock" ? await Watchers.start(cluster.endpoints, keys, options.ttlMs, now) : null;
   const resource = new GuardedResource(options.target === "geolock", join(runDir, "resource.jsonl"));
   const pool = new WorkerPool(ctx.registry, ctx.recorder, resource, runDir, now);
   pool.start(workerConfigs(ctx, cluster.endpoints, keys));
@@ -122,6 +122,7 @@ async function runInside(ctx: RunContext, log: (line: string) => void): Promise<
     await finalReads(ctx, cluster.endpoints, keys, now);
   }
   await watchers?.stop();
+  for (const problem of watchers?.problems ?? []) log(`warning: closing a watcher: ${problem}`);
   const watchRecords = watchers === null ? null : [...watchers.records];
   if (watchRecords !== null) writeFileSync(join(runDir, "watch.jsonl"), watchRecords.map((r) => JSON.stringify(r)).join("\n") + (watchRecords.length > 0 ? "\n" : ""));
   await Promise.all(cluster.nodes.map((n) => n.process.stop(NODE_STOP_GRACE_MS)));

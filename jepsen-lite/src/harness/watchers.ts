@@ -26,17 +26,11 @@ export class Watchers {
     private readonly watches: readonly Closable[],
   ) {}
 
-  /**
-   * Watches every key; resolves once each watch has its first status. `endpointsOf(region)`
-   * lists a region's nodes: each client is given its own region's first, so that it starts
-   * there (a watch is served only by a node of the lock's region), and the rest after.
-   */
-  static async start(endpointsOf: (region: string) => readonly string[], keys: readonly string[], ttlMs: number, now: () => number): Promise<Watchers> {
+  /** Watches every key; resolves once each watch has its first status. */
+  static async start(endpoints: readonly string[], keys: readonly string[], ttlMs: number, now: () => number): Promise<Watchers> {
+    // Each client settles on a node of its own region (a watch is served only there).
     const clients = await Promise.all(
-      REGIONS.map((region) => {
-        const endpoints = [...endpointsOf(region), ...REGIONS.filter((r) => r !== region).flatMap((r) => endpointsOf(r))];
-        return GeolockClient.connect({ endpoints, region, ttlMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, closeTimeoutMs: CLOSE_TIMEOUT_MS, owner: `watcher-${region}` });
-      }),
+      REGIONS.map((region) => GeolockClient.connect({ endpoints, region, ttlMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, closeTimeoutMs: CLOSE_TIMEOUT_MS, owner: `watcher-${region}` })),
     );
     const watches: Closable[] = [];
     const watchers = new Watchers(clients, watches);
