@@ -26,6 +26,8 @@ export interface ConnectionLimits {
   readonly inFlightMax: number;
   /** Largest frame accepted from the node. */
   readonly receiveFrameBytesMax: number;
+  /** While connected outside the home region, how often its nodes are tried again; the first that answers takes over. */
+  readonly homeRetryMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -34,6 +36,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   requestsPerFrameMax: 256,
   inFlightMax: 4_096,
   receiveFrameBytesMax: 16 << 20,
+  homeRetryMs: 5_000,
 };
 
 export interface ConnectionEvents {

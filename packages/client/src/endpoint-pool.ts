@@ -58,6 +58,8 @@ export class EndpointPool {
   private preferredUrl: string | undefined;
   private homeRegion: string | undefined;
   private lastView: ClusterView | undefined;
+  /** Pending while connected outside the home region: the next try of its nodes. */
+  private homeRetry: NodeJS.Timeout | undefined;
   private closed = false;
   /** Clients sharing this pool (GeolockClient.fork): the connection closes with the last one. */
   private users = 1;
@@ -154,6 +156,8 @@ export class EndpointPool {
     this.users -= 1;
     if (this.users > 0) return;
     this.closed = true;
+    clearTimeout(this.homeRetry);
+    this.homeRetry = undefined;
     this.current?.close("client closed");
     this.current = undefined;
   }
@@ -184,6 +188,7 @@ export class EndpointPool {
         return undefined;
       }
       this.current = connection;
+      this.scheduleReturnHome();
       return connection;
     }
     return undefined;
@@ -206,6 +211,49 @@ export class EndpointPool {
       return homeConnection;
     }
     return connection;
+  }
+
+  /** Whether the connection is to a node outside the home region (as far as is known). */
+  private isAway(connection: Connection): boolean {
+    const region = this.nodes.find((n) => n.url === connection.url)?.region;
+    return this.homeRegion !== undefined && region !== undefined && region !== this.homeRegion;
+  }
+
+  /** While the connection is outside the home region, tries the home region again in homeRetryMs. */
+  private scheduleReturnHome(): void {
+    const current = this.current;
+    if (this.homeRetry !== undefined || this.closed || current === undefined || !this.isAway(current)) return;
+    this.homeRetry = setTimeout(() => {
+      this.homeRetry = undefined;
+      void this.returnHome();
+    }, this.limits.homeRetryMs);
+    this.homeRetry.unref();
+  }
+
+  /**
+   * A failover left the client outside its home region, where every request now crosses
+   * regions: as soon as a node of the home region answers again, it takes over and the
+   * other connection closes (calls in flight on it are retried with their seq). When the
+   * connection is gone meanwhile, the next round starts at home anyway.
+   */
+  private async returnHome(): Promise<void> {
+    const away = this.current;
+    if (away === undefined || !away.isOpen || !this.isAway(away)) return;
+    const home = this.homeRegion;
+    for (const node of this.nodes.filter((n) => n.region === home)) {
+      if (this.closed || this.current !== away) return;
+      const homeConnection = await this.tryNode(node.url);
+      if (homeConnection === undefined) continue;
+      if (this.closed || this.current !== away) {
+        homeConnection.close("no longer needed");
+        return;
+      }
+      this.current = homeConnection;
+      this.deps.logger.debug("back in the home region", { region: home, url: homeConnection.url });
+      away.close(`returning to the home region ${home ?? ""}`);
+      return;
+    }
+    this.scheduleReturnHome();
   }
 
   /** Opens a connection and asks for the cluster view; a node that cannot answer it is skipped. */

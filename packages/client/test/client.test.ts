@@ -191,6 +191,25 @@ describe("failover", () => {
     expect(sent(east, "acquire")).toHaveLength(1);
   });
 
+  it("returns to its home region once a node of it answers again, keeping its lock", async () => {
+    const { east, west } = await twoRegions();
+    // West turns clients away (no cluster view): the client settles in east.
+    west.intercept = (r) => (r.op === "cluster" ? "disconnect" : undefined);
+    const client = await connect({ endpoints: [west.url, east.url], region: "us-west", connection: { homeRetryMs: 20 } });
+    const held = await client.acquire("us-west:away");
+    expect(sent(east, "acquire")).toHaveLength(1);
+    // Tried again and again while it stays down; the client stays in east meanwhile.
+    await vi.waitFor(() => expect(sent(west, "cluster").length).toBeGreaterThanOrEqual(3), { timeout: 5_000, interval: 5 });
+    expect(east.connections).toBe(1);
+    west.intercept = () => undefined;
+    await vi.waitFor(() => expect(east.connections).toBe(0), { timeout: 5_000, interval: 5 });
+    await client.acquire("us-west:home");
+    expect(sent(west, "acquire")).toHaveLength(1);
+    await held.release();
+    expect(sent(west, "release")).toHaveLength(1);
+    expect(held.lost.aborted).toBe(false);
+  });
+
   it("gives up with UNAVAILABLE when no node can be reached, within its deadline", async () => {
     const [a] = await region(1);
     const client = await connect({ requestTimeoutMs: 500 });
