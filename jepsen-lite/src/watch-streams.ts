@@ -32,7 +32,7 @@ export type WatchAnomalyKind =
   | "released-non-holder"
   /** A grant's token not above every token the epoch had seen. */
   | "token-not-increasing"
-  /** A grant no acquire in the history can have received. */
+  /** A grant told before any acquire of the lock (that did not fail) was invoked. */
   | "phantom-grant"
   /** A grant told before the acquire that received it was invoked. */
   | "grant-before-invoke"
@@ -64,8 +64,8 @@ export interface WatchStreamReport {
 interface KeyGrants {
   /** Token of every granted acquire, with its invoke time. */
   readonly granted: Map<number, number>;
-  /** Invoke times of acquires that may have been granted with a token not in the history. */
-  readonly unknownInvokes: number[];
+  /** The first invoke of an acquire that did not fail: from then on a grant may carry a token the history never saw. */
+  firstInvoke: number;
 }
 
 interface Epoch {
@@ -127,8 +127,13 @@ export function checkWatchStreams(history: History, records: readonly WatchRecor
     const keyGrants = grants.get(record.key);
     const invokedAt = keyGrants?.granted.get(token);
     if (invokedAt === undefined) {
-      const couldBeUnknown = keyGrants?.unknownInvokes.some((t) => t <= record.time) ?? false;
-      if (!couldBeUnknown) report("phantom-grant", record, token, `token ${token} was not granted to any acquire of the history, and no acquire of unknown outcome was invoked before`);
+      // Not the token of an answered grant. The history cannot pin such a grant to an
+      // operation: an acquire of unknown outcome may have got it, and so may an answered
+      // one, for the client library replaces a session it believes lost within the call (or
+      // after it: the old session's queued wait may be granted before it expires). Only a
+      // grant before any acquire of the lock that did not fail was invoked is impossible.
+      const firstInvoke = keyGrants?.firstInvoke ?? Number.POSITIVE_INFINITY;
+      if (firstInvoke > record.time) report("phantom-grant", record, token, `token ${token} was told before any acquire of ${record.key} that did not fail was invoked`);
     } else if (invokedAt > record.time) {
       report("grant-before-invoke", record, token, `token ${token} was told at ${record.time} ns, before its acquire was invoked at ${invokedAt} ns`);
     }
@@ -160,10 +165,10 @@ function grantsByKey(history: History): Map<string, KeyGrants> {
   for (const op of history.operations) {
     if (op.f !== "acquire" || op.outcome === "fail") continue;
     let entry = byKey.get(op.key);
-    if (entry === undefined) byKey.set(op.key, (entry = { granted: new Map(), unknownInvokes: [] }));
+    if (entry === undefined) byKey.set(op.key, (entry = { granted: new Map(), firstInvoke: op.invokeTime }));
+    entry.firstInvoke = Math.min(entry.firstInvoke, op.invokeTime);
     const grant = op.outcome === "ok" ? decodeGrant(op.resultValue) : undefined;
     if (grant?.ok === true) entry.granted.set(grant.value.token, op.invokeTime);
-    else entry.unknownInvokes.push(op.invokeTime);
   }
   return byKey;
 }

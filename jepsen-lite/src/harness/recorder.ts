@@ -120,7 +120,7 @@ export class HistoryRecorder {
    * After an acquire that ended unknown, the lock may be held by the worker's client until
    * it withdraws the grant or its session ends (the worker then replaces the client): an
    * info release of that holder, from a one-off process, says the service may free it from
-   * now on.
+   * the acquire's invoke on (`m.time`), for the client may end that session during the call.
    */
   maybeHeld(m: Msg<"maybe-held">): void {
     const pid = this.newProcess();

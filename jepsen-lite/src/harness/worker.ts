@@ -113,7 +113,8 @@ async function statusOp(adapter: LockAdapter, key: string): Promise<boolean> {
 /** acquire, a few fenced writes, release. Returns false when the client should be replaced. */
 async function lockCycle(adapter: LockAdapter, key: string, rng: SeededRng): Promise<boolean> {
   const waitMs = WAIT_CHOICES_MS[rng.int(WAIT_CHOICES_MS.length)] as number;
-  send({ t: "invoke", f: "acquire", key, value: { waitMs }, time: now(), validUntil: null });
+  const invokedAt = now();
+  send({ t: "invoke", f: "acquire", key, value: { waitMs }, time: invokedAt, validUntil: null });
   let held: HeldLock;
   try {
     held = await adapter.acquire(key, waitMs);
@@ -124,7 +125,9 @@ async function lockCycle(adapter: LockAdapter, key: string, rng: SeededRng): Pro
       return true;
     }
     complete("info", "acquire", key, null, code);
-    send({ t: "maybe-held", lock: key, session: adapter.sessionFor(key), time: now() });
+    // Since the invoke, not just from now: within the call the client library may have
+    // closed a session it believed lost, freeing a grant this acquire never reported.
+    send({ t: "maybe-held", lock: key, session: adapter.sessionFor(key), time: invokedAt });
     return false;
   }
   complete("ok", "acquire", key, { token: held.token, session: held.session }, null);
