@@ -44,13 +44,20 @@ export interface FencingOptions {
 interface Tokened {
   readonly op: Operation;
   readonly token: number;
+  /** A grant's session, when the history names it. */
+  readonly session: string | null;
   /** Group: lock name for grants; resource and lock for writes. */
   readonly group: string;
   readonly kind: "grant" | "write";
 }
 
 /** Highest token per group among completed (ok) grants or accepted writes. */
-type Highest = Map<string, { readonly op: Operation; readonly token: number }>;
+type Highest = Map<string, { readonly op: Operation; readonly token: number; readonly session: string | null }>;
+
+/** The same session granted the same token again: its holder asked again and got its grant back (not a new grant). */
+function regrant(t: Tokened, earlier: { readonly token: number; readonly session: string | null }): boolean {
+  return t.kind === "grant" && t.session !== null && t.session === earlier.session && t.token === earlier.token;
+}
 
 export function checkFencing(history: History, options: FencingOptions = {}): Result<FencingReport, HistoryError[]> {
   const decoded = decodeTokened(history, options.writeF ?? "write");
@@ -64,8 +71,8 @@ export function checkFencing(history: History, options: FencingOptions = {}): Re
   };
   const highest: Highest = new Map();
   // The highest token completed before each operation began, captured at its invoke.
-  const floorAtInvoke = new Map<Operation, { readonly op: Operation; readonly token: number }>();
-  const grantsByToken = new Map<string, Operation>();
+  const floorAtInvoke = new Map<Operation, { readonly op: Operation; readonly token: number; readonly session: string | null }>();
+  const grantsByToken = new Map<string, Tokened>();
   for (const moment of moments(history, decoded.value)) {
     const t = moment.item;
     if (moment.invoke) {
@@ -74,16 +81,16 @@ export function checkFencing(history: History, options: FencingOptions = {}): Re
       continue;
     }
     const floor = floorAtInvoke.get(t.op);
-    const stale = floor !== undefined && (t.kind === "grant" ? t.token <= floor.token : t.token < floor.token);
+    const stale = floor !== undefined && !regrant(t, floor) && (t.kind === "grant" ? t.token <= floor.token : t.token < floor.token);
     if (stale) report({ kind: t.kind === "grant" ? "token-not-increasing" : "stale-token-accepted", key: t.op.key, op: t.op, token: t.token, earlier: floor.op, earlierToken: floor.token });
     if (t.kind === "grant") {
       const tokenKey = `${t.group}\u0000${t.token}`;
       const twin = grantsByToken.get(tokenKey);
-      if (twin !== undefined && !stale) report({ kind: "duplicate-token", key: t.op.key, op: t.op, token: t.token, earlier: twin, earlierToken: t.token });
-      if (twin === undefined) grantsByToken.set(tokenKey, t.op);
+      if (twin !== undefined && !stale && !regrant(t, twin)) report({ kind: "duplicate-token", key: t.op.key, op: t.op, token: t.token, earlier: twin.op, earlierToken: t.token });
+      if (twin === undefined) grantsByToken.set(tokenKey, t);
     }
     const current = highest.get(t.group);
-    if (current === undefined || t.token > current.token) highest.set(t.group, { op: t.op, token: t.token });
+    if (current === undefined || t.token > current.token) highest.set(t.group, { op: t.op, token: t.token, session: t.session });
   }
   const grants = decoded.value.filter((t) => t.kind === "grant").length;
   return { ok: true, value: { valid: total === 0, anomalies, truncated: total > anomalies.length, grants, writes: decoded.value.length - grants } };
@@ -97,11 +104,11 @@ function decodeTokened(history: History, writeF: string): Result<Tokened[], Hist
     if (op.outcome !== "ok" || (op.f !== "acquire" && op.f !== writeF)) continue;
     if (op.f === "acquire") {
       const grant = decodeGrant(op.resultValue);
-      if (grant.ok) items.push({ op, token: grant.value.token, group: op.key, kind: "grant" });
+      if (grant.ok) items.push({ op, token: grant.value.token, session: grant.value.session, group: op.key, kind: "grant" });
       else errors.push({ line: op.completeLine ?? op.invokeLine, message: grant.error });
     } else {
       const write = decodeFencedWrite(op.invokeValue);
-      if (write.ok) items.push({ op, token: write.value.token, group: `${op.key}\u0000${write.value.lock ?? op.key}`, kind: "write" });
+      if (write.ok) items.push({ op, token: write.value.token, session: null, group: `${op.key}\u0000${write.value.lock ?? op.key}`, kind: "write" });
       else errors.push({ line: op.invokeLine, message: write.error });
     }
     if (errors.length >= 20) break;

@@ -168,7 +168,8 @@ function grantsByKey(history: History): Map<string, KeyGrants> {
     if (entry === undefined) byKey.set(op.key, (entry = { granted: new Map(), firstInvoke: op.invokeTime }));
     entry.firstInvoke = Math.min(entry.firstInvoke, op.invokeTime);
     const grant = op.outcome === "ok" ? decodeGrant(op.resultValue) : undefined;
-    if (grant?.ok === true) entry.granted.set(grant.value.token, op.invokeTime);
+    // A holder asking again gets its token back: the first acquire that got a token is the grant.
+    if (grant?.ok === true) entry.granted.set(grant.value.token, Math.min(op.invokeTime, entry.granted.get(grant.value.token) ?? op.invokeTime));
   }
   return byKey;
 }

@@ -67,6 +67,25 @@ describe("checkFencing", () => {
     expect(kinds(h)).toEqual(["token-not-increasing", "duplicate-token"]);
   });
 
+  it("accepts the holder's grant given back to it (same session, same token), and nothing else like it", () => {
+    const regrant = history([
+      [0, "invoke", "acquire", "a", null],
+      [0, "ok", "acquire", "a", { token: 2, session: "g/c1" }],
+      [1, "invoke", "acquire", "a", null],
+      [1, "ok", "acquire", "a", { token: 2, session: "g/c1" }],
+    ]);
+    expect(kinds(regrant)).toEqual([]);
+    const other = history([
+      [0, "invoke", "acquire", "a", null],
+      [0, "ok", "acquire", "a", { token: 2, session: "g/c1" }],
+      [1, "invoke", "acquire", "a", null],
+      [1, "ok", "acquire", "a", { token: 2, session: "g/c2" }],
+      [2, "invoke", "acquire", "a", null],
+      [2, "ok", "acquire", "a", { token: 1, session: "g/c1" }],
+    ]);
+    expect(kinds(other)).toEqual(["token-not-increasing", "token-not-increasing"]);
+  });
+
   it("refuses a write without a token", () => {
     const report = checkFencing(history([[0, "invoke", "write", "db", { tokn: 1 }], [0, "ok", "write", "db", null]]));
     expect(report.ok ? [] : report.error).toEqual([{ line: 1, message: expect.stringMatching(/fenced write/) }]);

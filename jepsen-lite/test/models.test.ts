@@ -83,6 +83,16 @@ describe("lock model", () => {
     expect(step(released, grant(9, "s2"))?.holder?.token).toBe(9);
   });
 
+  it("lets the holder ask again and get its grant back, the same token, and nobody else", () => {
+    const held = step(free, grant(4));
+    expect(step(held, grant(4))).toEqual(held);
+    expect(step(held, grant(4, "s2"))).toBeUndefined();
+    expect(step(held, grant(5))).toBeUndefined();
+    // An unknown grant to s1 that a second answer to s1 reveals.
+    const unknown = step(free, op("acquire", { session: "s1" }, "info"));
+    expect(step(unknown, grant(6))).toEqual({ holder: { session: "s1", token: 6, minToken: 6 }, floor: 7 });
+  });
+
   it("refuses a release of a grant that is not the holder's", () => {
     const held = step(free, grant(4));
     expect(step(held, op("release", { token: 3 }, "ok"))).toBeUndefined();

@@ -95,8 +95,14 @@ function step(state: LockState, input: LockInput): LockState | undefined {
 }
 
 function acquire(state: LockState, session: string | null, token: number | null): LockState | undefined {
-  if (state.holder !== null) {
-    // Exclusive: a second grant while held is a double grant. An unknown acquire that
+  const holder = state.holder;
+  if (holder !== null) {
+    // The holder asking again gets its grant back, the same token (geolock: the same
+    // session, or for a global lock the same client and owner), and nothing changes.
+    if (session !== null && token !== null && holder.session === session && sameGrant(holder, session, token)) {
+      return { holder: { session, token, minToken: token }, floor: Math.max(state.floor, token + 1) };
+    }
+    // Exclusive: any other grant while held is a double grant. An unknown acquire that
     // reached a held lock simply did not take effect.
     return token === null ? state : undefined;
   }
