@@ -1,7 +1,9 @@
 // The harness's pure parts: options, the fault schedule, nft rules and the unsafe server's
 // flaws (kept on purpose: it is what the harness must catch).
 
+import { GeolockError } from "@geolock/client";
 import { describe, expect, it } from "vitest";
+import { isDefinite } from "../src/harness/adapters.js";
 import { cutBetween, DEFAULT_OPTIONS, nftScript, parseJepsenArgs, planFaults, UnsafeLockServer, decodeUnsafeRequest, NFT_TABLE } from "@geolock/jepsen-lite";
 
 describe("jepsen options", () => {
@@ -88,5 +90,18 @@ describe("the unsafe lock server (deliberately unsafe)", () => {
     expect(decodeUnsafeRequest("{")).toBeNull();
     expect(decodeUnsafeRequest(JSON.stringify({ id: 1, op: "acquire", key: "k", owner: "a", ttlMs: -1 }))).toBeNull();
     expect(decodeUnsafeRequest(JSON.stringify({ id: 1, op: "status", key: "k" }))).toEqual({ id: 1, op: "status", key: "k" });
+  });
+});
+
+describe("acquire outcomes", () => {
+  it("counts an acquire as failed only when it certainly took no effect", () => {
+    expect(isDefinite(new GeolockError("INVALID_NAME", "bad"), 300)).toBe(true);
+    expect(isDefinite(new GeolockError("HELD", "held"), 0)).toBe(true);
+    // A wait may have been granted to a session that then ended.
+    expect(isDefinite(new GeolockError("HELD", "held"), 300)).toBe(false);
+    // So may a try-lock whose first session ended with its outcome unknown.
+    expect(isDefinite(new GeolockError("HELD", "held", { sessionReplaced: true }), 0)).toBe(false);
+    expect(isDefinite(new GeolockError("TIMEOUT", "slow"), 0)).toBe(false);
+    expect(isDefinite(new Error("other"), 0)).toBe(false);
   });
 });

@@ -45,12 +45,17 @@ export function errorCode(error: unknown): string {
 }
 
 /**
- * Whether an acquire that failed with `code` certainly took no effect. HELD is certain for a
- * try-lock only: a wait can be granted to a session that then ends, and the client moves the
- * wait to a new session, whose try answers HELD (seen with seed 33, --clock-rates 3).
+ * Whether an acquire that failed with `error` certainly took no effect. HELD is certain for a
+ * try-lock only, and only in the session it began in: a wait can be granted to a session that
+ * then ends, and the client moves the wait to a new session, whose try answers HELD (seen
+ * with seed 33, --clock-rates 3); a try-lock's first session can be granted it with the
+ * answer lost and end, and the retry in a new session answers HELD (seed 41). The client
+ * marks that case (`sessionReplaced`).
  */
-export function isDefinite(code: string, waitMs: number): boolean {
-  return DEFINITE_CODES.includes(code) || (code === "HELD" && waitMs === 0);
+export function isDefinite(error: unknown, waitMs: number): boolean {
+  const code = errorCode(error);
+  if (code === "HELD") return waitMs === 0 && !(isGeolockError(error) && error.details.sessionReplaced === true);
+  return DEFINITE_CODES.includes(code);
 }
 
 export class AdapterError extends Error {

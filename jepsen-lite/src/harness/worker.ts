@@ -120,7 +120,7 @@ async function lockCycle(adapter: LockAdapter, key: string, rng: SeededRng): Pro
     held = await adapter.acquire(key, waitMs);
   } catch (error) {
     const code = errorCode(error);
-    if (isDefinite(code, waitMs)) {
+    if (isDefinite(error, waitMs)) {
       complete("fail", "acquire", key, null, code);
       return true;
     }

@@ -340,7 +340,9 @@ export class GeolockClient {
       try {
         return await this.acquireOn(session, request, startedAtMs, deadlineMs, signal);
       } catch (error) {
-        if (round >= ACQUIRE_SESSION_ROUNDS_MAX || !isGeolockError(error, "SESSION_EXPIRED") || this.closing !== undefined) throw error;
+        if (round >= ACQUIRE_SESSION_ROUNDS_MAX || !isGeolockError(error, "SESSION_EXPIRED") || this.closing !== undefined) {
+          throw round > 1 && isGeolockError(error) ? new GeolockError(error.code, `${error.message} (after a new session replaced one that ended while this acquire's outcome was unknown: that session may have held the lock until it was closed)`, { ...error.details, sessionReplaced: true }) : error;
+        }
       }
     }
   }

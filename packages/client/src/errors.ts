@@ -39,6 +39,12 @@ export interface GeolockErrorDetails {
   readonly waiterCount?: number;
   /** With NOT_LEADER: the server's hint, "region/node". */
   readonly leader?: string;
+  /**
+   * With an acquire's error: its first session ended while the acquire's outcome was
+   * unknown, and it was tried again in a new one. The old session may have held the lock
+   * for a while (it is closed now, which released whatever it held).
+   */
+  readonly sessionReplaced?: boolean;
 }
 
 export class GeolockError extends Error {

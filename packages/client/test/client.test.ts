@@ -350,6 +350,26 @@ describe("acquire outcomes", () => {
     expect(granted.sessionId).toBe(Math.max(...[...state.sessions.keys()]));
   });
 
+  it("says so when a try-lock was refused in a new session after its first one ended with the outcome unknown", async () => {
+    const [a] = await region(1);
+    const holder = await connect();
+    await holder.acquire("us-east:tr");
+    const tryer = await connect({ ttlMs: 600, retry: { attemptTimeoutMs: 100 } });
+    let unanswered = true;
+    const mine = (r: ClientRequest): boolean => "clientId" in r && r.clientId === tryer.clientId;
+    (a as FakeNode).intercept = (r) => (unanswered && mine(r) && (r.op === "keepAlive" || r.op === "acquire") ? "drop" : undefined);
+    const trying = tryer.acquire("us-east:tr", { waitMs: 0 }).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(sent(a as FakeNode, "openSession").filter(mine)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+    unanswered = false;
+    const error = await trying;
+    expect(isGeolockError(error, "HELD")).toBe(true);
+    expect((error as { details: { sessionReplaced?: boolean } }).details.sessionReplaced).toBe(true);
+    // Refused in its first session, a try-lock says nothing of the kind.
+    const plain = await (await connect()).acquire("us-east:tr").catch((e: unknown) => e);
+    expect(isGeolockError(plain, "HELD")).toBe(true);
+    expect((plain as { details: { sessionReplaced?: boolean } }).details.sessionReplaced).toBeUndefined();
+  });
+
   it("gives up a wait the moment its session is lost on the client's clock, even if the node never answers", async () => {
     const [a] = await region(1);
     const holder = await connect();
