@@ -119,6 +119,10 @@ export class GeolockClient {
     this.retryLimits = { ...DEFAULT_RETRY_LIMITS, ...options.retry };
     if (shared === undefined) {
       const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connection };
+      // A zero or nonsense period would retry the home region in a tight loop.
+      if (!Number.isSafeInteger(limits.homeRetryMs) || limits.homeRetryMs <= 0) {
+        throw new GeolockError("INVALID_ARGUMENT", `connection.homeRetryMs must be a positive integer of milliseconds, got ${limits.homeRetryMs}`);
+      }
       const endpoints: EndpointSpec[] = options.endpoints === undefined ? localEndpoints() : options.endpoints.map((url) => ({ url: checkUrl(url) }));
       this.pool = new EndpointPool({ endpoints, region: options.region }, limits, { logger: this.logger });
     } else {

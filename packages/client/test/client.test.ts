@@ -183,6 +183,13 @@ describe("failover", () => {
     expect(sent(east, "acquire")).toHaveLength(1);
   });
 
+  it("refuses a home region retry period that is not a positive number of milliseconds", async () => {
+    await region(1);
+    for (const homeRetryMs of [0, -5, Number.NaN]) {
+      await expect(connect({ connection: { homeRetryMs } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    }
+  });
+
   it("stays with another region's node when no node of its home region answers", async () => {
     const { east, west } = await twoRegions();
     await west.close();
