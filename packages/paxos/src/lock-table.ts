@@ -1,7 +1,8 @@
 // The global lock table: what the chosen commands mean. Every region applies each key's
 // chosen values in instance order (1, 2, 3, ...), so every replica of every region computes
 // the same holder, tokens and answers. Semantics:
-// - one exclusive holder per key; acquire is a try-lock ("held" when taken);
+// - one exclusive holder per key; acquire is a try-lock ("held" when taken by another
+//   holder; the holder itself gets a new grant that replaces its old one);
 // - fencing tokens come from a per-key counter that only grows, so they strictly increase
 //   across all regions, releases, expiries and snapshots (keys are never deleted);
 // - leases: grant and renew start a lease period named by (token, leaseVersion); expire
@@ -148,12 +149,10 @@ export class GlobalLockTable {
   private acquire(key: GlobalKey, state: MutableKeyState, holder: Holder, ttlMs: number): LockAnswer {
     const lease = state.holder;
     if (lease !== null && !sameHolder(lease.holder, holder)) return { kind: "held", holder: lease.holder, token: lease.token };
-    if (lease !== null) {
-      // The same holder asking again: it gets its token back, with a new lease period, because
-      // it will count its lease from this request's send time.
-      state.holder = { ...lease, leaseVersion: lease.leaseVersion + 1, ttlMs };
-      return { kind: "granted", token: lease.token, leaseVersion: lease.leaseVersion + 1, ttlMs };
-    }
+    // The same holder asking again with a new request (a retry of the same one is answered
+    // from the dedup record) gets a new grant, with a new token, that replaces its old one:
+    // its client may have given the old grant up as lost, and a write it still has in
+    // flight under the old token must lose to the new grant's at a fenced resource.
     const token = state.nextToken;
     state.nextToken = asFencingToken(token + 1);
     invariant(token >= FIRST_TOKEN, () => `table ${key}: token ${token} below the first token`);

@@ -73,12 +73,17 @@ describe("global lock table", () => {
     expect(tokens).toEqual([1, 2, 3, 4]);
   });
 
-  it("gives the same holder its token back with a new lease period", () => {
+  it("gives the same holder asking again a new grant with a new token, which replaces the old one", () => {
     const t = new Table();
     t.acquire("a");
-    const acquireRequest = { clientId: "a", seq: 99 };
-    const again = t.one({ type: "acquire", requestId: acquireRequest, holder: { region: US_EAST, clientId: "a", owner: "o" }, ttlMs: 2_000 });
-    expect(again).toEqual({ kind: "granted", token: 1, leaseVersion: 2, ttlMs: 2_000 });
+    expect(t.acquire("a", US_EAST, 2_000)).toEqual({ kind: "granted", token: 2, leaseVersion: 1, ttlMs: 2_000 });
+    // The old grant is gone: its token neither renews nor releases, nor expires the new one.
+    expect(t.renew("a", 1).kind).toBe("notHolder");
+    expect(t.release("a", 1).kind).toBe("notHolder");
+    expect(t.expire(1, 1).kind).toBe("staleLease");
+    expect(t.table.holder(K)).toMatchObject({ token: 2, leaseVersion: 1 });
+    // Another client is still refused, and told the new token.
+    expect(t.acquire("b")).toMatchObject({ kind: "held", token: 2 });
   });
 
   it("renews and releases only for the holder's token and client", () => {

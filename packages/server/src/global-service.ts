@@ -402,6 +402,9 @@ export class GlobalService implements PaxosPeersHost {
       if (a.duplicate) continue;
       if (a.command.type === "acquire" && a.answer.kind === "granted") {
         const holder = holderWire(a.command.holder);
+        // Its holder asked again: the new grant replaced the old one, which ends here.
+        const replaced = this.watchedHolders.get(a.key);
+        if (replaced !== undefined && replaced.token !== a.answer.token) this.watches.globalChanged(a.instance, a.key, replaced.holder, replaced.token, "released");
         this.watchedHolders.set(a.key, { holder, token: a.answer.token });
         this.watches.globalChanged(a.instance, a.key, holder, a.answer.token, undefined);
       } else if (a.answer.kind === "released" || a.answer.kind === "expired") {

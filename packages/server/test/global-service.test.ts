@@ -162,6 +162,16 @@ describe("GlobalService watches", () => {
     expect(pushed).toHaveLength(3);
   });
 
+  it("tells a holder's new grant (it asked again) as the release of its old one, then the grant", () => {
+    const h = harness();
+    const pushed: ClientPush[] = [];
+    h.service.watch({ push: (m: ClientPush) => void pushed.push(m) }, 1, key);
+    h.service.applyCommand(learn(1, [acquire]));
+    h.service.applyCommand(learn(2, [{ ...acquire, requestId: { clientId: "c1", seq: 2 } }]));
+    h.service.applyCommand(learn(3, [{ type: "release", requestId: { clientId: "c1", seq: 3 }, token: 2 }]));
+    expect(changes(pushed)).toEqual(["acquired c1@us-east #1@1", "released c1@us-east #1@2 released", "acquired c1@us-east #2@2", "released c1@us-east #2@3 released"]);
+  });
+
   it("starts a watch of a held key with its holder, so the release names it", () => {
     const h = harness();
     h.service.applyCommand(learn(1, [acquire]));
