@@ -201,7 +201,7 @@ export class EndpointPool {
    */
   private async preferHome(connection: Connection, tried: Set<string>): Promise<Connection> {
     const home = this.homeRegion;
-    if (home === undefined || this.lastView?.region === home) return connection;
+    if (!this.isAway(connection)) return connection;
     for (const node of this.nodes.filter((n) => n.region === home && !tried.has(n.url))) {
       if (this.closed) break;
       tried.add(node.url);
