@@ -4,6 +4,7 @@
 import { GeolockError } from "@geolock/client";
 import { describe, expect, it } from "vitest";
 import { isDefinite } from "../src/harness/adapters.js";
+import { toRecord } from "../src/harness/watchers.js";
 import { cutBetween, DEFAULT_OPTIONS, nftScript, parseJepsenArgs, planFaults, UnsafeLockServer, decodeUnsafeRequest, NFT_TABLE } from "@geolock/jepsen-lite";
 
 describe("jepsen options", () => {
@@ -103,5 +104,16 @@ describe("acquire outcomes", () => {
     expect(isDefinite(new GeolockError("HELD", "held", { sessionReplaced: true }), 0)).toBe(false);
     expect(isDefinite(new GeolockError("TIMEOUT", "slow"), 0)).toBe(false);
     expect(isDefinite(new Error("other"), 0)).toBe(false);
+  });
+});
+
+describe("watch records", () => {
+  it("keep a status's holder token and the floor every later grant is above", () => {
+    const regional = toRecord(2, "us-east:k0", 50, { type: "status", index: 7, status: { name: "us-east:k0", mode: "exclusive", token: 4, holders: [{ sessionId: 1, owner: "o", mode: "exclusive", token: 4, clientId: "c", sinceMs: 0 }], waiters: [] } } as never);
+    expect(regional).toEqual({ watcher: 2, key: "us-east:k0", time: 50, type: "status", index: 7, holderToken: 4, floor: 4 });
+    const free = toRecord(3, "global:k0", 60, { type: "status", index: 9, status: { name: "global:k0", region: "us-east", applied: 9, token: null, holder: null, nextToken: 12 } } as never);
+    expect(free).toEqual({ watcher: 3, key: "global:k0", time: 60, type: "status", index: 9, holderToken: null, floor: 11 });
+    const granted = toRecord(3, "global:k0", 70, { type: "acquired", index: 10, name: "global:k0", holder: { region: "us-east", clientId: "c", owner: "o" }, token: 12 });
+    expect(granted).toEqual({ watcher: 3, key: "global:k0", time: 70, type: "acquired", index: 10, token: 12 });
   });
 });
