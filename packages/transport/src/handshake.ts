@@ -14,7 +14,12 @@ import { createHmac, randomBytes as cryptoRandomBytes, timingSafeEqual } from "n
 import { decodePlain, encodeValue } from "./codec.js";
 import { isPeerId, type PeerId } from "./types.js";
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * The peer protocol's version, which also names what the replicated commands mean: nodes
+ * of different versions refuse each other, so a cluster never mixes two meanings.
+ * 2: a global lock's holder asking again gets a new grant with a new token (1: its old one).
+ */
+export const PROTOCOL_VERSION = 2;
 export const NONCE_BYTES = 32;
 const PROOF_BYTES = 32;
 /** Handshake messages are tiny; anything larger before authentication is refused unread. */

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { encodeValue } from "../src/codec.js";
-import { AcceptorHandshake, CloseCode, DialerHandshake, NONCE_BYTES, computeProof, type HandshakeStep } from "../src/handshake.js";
+import { AcceptorHandshake, CloseCode, DialerHandshake, NONCE_BYTES, PROTOCOL_VERSION, computeProof, type HandshakeStep } from "../src/handshake.js";
 
 const secret = new Uint8Array(32).fill(7);
 const configured = (peer: string): boolean => peer === "us-east/1" || peer === "us-east/2";
@@ -64,18 +64,18 @@ describe("handshake", () => {
   it("refuses a reflected proof: the acceptor's own proof is not a dialer's proof", () => {
     const a = acceptor();
     const nonceD = new Uint8Array(NONCE_BYTES).fill(1);
-    const challenge = reply(a.receive(encodeValue([1, 1, "us-east/1", "us-east/2", nonceD])));
+    const challenge = reply(a.receive(encodeValue([1, PROTOCOL_VERSION, "us-east/1", "us-east/2", nonceD])));
     const proofA = challenge.subarray(challenge.length - 32);
     expect(refusal(a.receive(encodeValue([3, proofA])))).toBe(CloseCode.authFailed);
   });
 
   it.each([
-    ["an unconfigured dialer", [1, 1, "us-east/9", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
-    ["a hello addressed to another node", [1, 1, "us-east/1", "us-east/3", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
-    ["a dialer claiming our own id", [1, 1, "us-east/2", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
-    ["another protocol version", [1, 2, "us-east/1", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.versionMismatch],
-    ["a short nonce", [1, 1, "us-east/1", "us-east/2", new Uint8Array(8)], CloseCode.protocolError],
-    ["a malformed id", [1, 1, "us east", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.protocolError],
+    ["an unconfigured dialer", [1, PROTOCOL_VERSION, "us-east/9", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
+    ["a hello addressed to another node", [1, PROTOCOL_VERSION, "us-east/1", "us-east/3", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
+    ["a dialer claiming our own id", [1, PROTOCOL_VERSION, "us-east/2", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.unknownPeer],
+    ["another protocol version", [1, PROTOCOL_VERSION + 1, "us-east/1", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.versionMismatch],
+    ["a short nonce", [1, PROTOCOL_VERSION, "us-east/1", "us-east/2", new Uint8Array(8)], CloseCode.protocolError],
+    ["a malformed id", [1, PROTOCOL_VERSION, "us east", "us-east/2", new Uint8Array(NONCE_BYTES)], CloseCode.protocolError],
     ["a frame instead of a hello", [["raft", {}]], CloseCode.protocolError],
   ])("refuses %s", (_name, hello, code) => {
     expect(refusal(acceptor().receive(encodeValue(hello)))).toBe(code);
@@ -83,7 +83,7 @@ describe("handshake", () => {
 
   it("refuses a dialer with the larger id: the smaller one dials", () => {
     const a = new AcceptorHandshake({ self: "us-east/1", secret }, configured);
-    expect(refusal(a.receive(encodeValue([1, 1, "us-east/2", "us-east/1", new Uint8Array(NONCE_BYTES)])))).toBe(CloseCode.wrongDirection);
+    expect(refusal(a.receive(encodeValue([1, PROTOCOL_VERSION, "us-east/2", "us-east/1", new Uint8Array(NONCE_BYTES)])))).toBe(CloseCode.wrongDirection);
     expect(() => new DialerHandshake({ self: "us-east/2", secret }, "us-east/1")).toThrow(/must not dial/);
   });
 });

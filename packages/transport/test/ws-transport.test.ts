@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Index, Message, NodeId, Term } from "@geolock/raft";
 import { encodeValue } from "../src/codec.js";
-import { CloseCode } from "../src/handshake.js";
+import { CloseCode, PROTOCOL_VERSION } from "../src/handshake.js";
 import { raftChannelValidator } from "../src/raft-validation.js";
 import type { PeerId, TransportLimits } from "../src/types.js";
 import { WsTransport } from "../src/ws-transport.js";
@@ -178,7 +178,7 @@ describe("WsTransport authentication", () => {
     const b = await startLoneAcceptor(newSecret());
     const { ws, closed } = await openRaw(b.server.url);
     // A well-formed hello, then a frame before any challenge was answered.
-    ws.send(encodeValue([1, 1, "us-east/1", "us-east/2", new Uint8Array(32)]));
+    ws.send(encodeValue([1, PROTOCOL_VERSION, "us-east/1", "us-east/2", new Uint8Array(32)]));
     ws.send(encodeValue([["raft", heartbeat("us-east/1", "us-east/2", 1)]]));
     expect(await closed).toBe(CloseCode.protocolError);
     expect(b.received).toHaveLength(0);
@@ -188,7 +188,7 @@ describe("WsTransport authentication", () => {
   it("refuses a peer claiming an id that is not configured", async () => {
     const b = await startLoneAcceptor(newSecret());
     const { ws, closed } = await openRaw(b.server.url);
-    ws.send(encodeValue([1, 1, "us-east/0", "us-east/2", new Uint8Array(32)]));
+    ws.send(encodeValue([1, PROTOCOL_VERSION, "us-east/0", "us-east/2", new Uint8Array(32)]));
     expect(await closed).toBe(CloseCode.unknownPeer);
     expect(b.transport.stats().handshakesRefused).toBe(1);
   });
@@ -197,7 +197,7 @@ describe("WsTransport authentication", () => {
     const secret = newSecret();
     const [a] = await startNodes(["us-east/1", "us-east/2"], () => secret);
     const { ws, closed } = await openRaw(a!.server.url);
-    ws.send(encodeValue([1, 1, "us-east/2", "us-east/1", new Uint8Array(32)]));
+    ws.send(encodeValue([1, PROTOCOL_VERSION, "us-east/2", "us-east/1", new Uint8Array(32)]));
     expect(await closed).toBe(CloseCode.wrongDirection);
   });
 
