@@ -77,7 +77,7 @@ export const REGIONAL_WATCH: WatchKind<WatchEvent> = {
   change(push) {
     if (push.push !== "lockChanged") return undefined;
     const common = { index: push.index, name: push.name, sessionId: push.sessionId, owner: push.owner, mode: push.mode, token: push.token };
-    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" };
+    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason };
   },
 };
 
@@ -89,7 +89,7 @@ export const GLOBAL_WATCH: WatchKind<GlobalWatchEvent> = {
   change(push) {
     if (push.push !== "globalLockChanged") return undefined;
     const common = { index: push.index, name: push.name, holder: push.holder, token: push.token };
-    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason ?? "released" };
+    return push.change === "acquired" ? { type: "acquired", ...common } : { type: "released", ...common, reason: push.reason };
   },
 };
 

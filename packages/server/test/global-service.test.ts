@@ -142,7 +142,7 @@ describe("GlobalService watches", () => {
   const acquire = { type: "acquire", requestId: { clientId: "c1", seq: 1 }, holder, ttlMs: 10_000 } as const;
   const learn = (instance: number, value: readonly unknown[]) => ({ type: "learn", key, instance, value });
   const changes = (pushed: readonly ClientPush[]): string[] =>
-    pushed.map((p) => (p.push === "globalLockChanged" ? `${p.change} ${p.holder.clientId}@${p.holder.region} #${p.token}@${p.index}${p.reason === undefined ? "" : ` ${p.reason}`}` : p.push));
+    pushed.map((p) => (p.push === "globalLockChanged" ? `${p.change} ${p.holder.clientId}@${p.holder.region} #${p.token}@${p.index}${p.change === "released" ? ` ${p.reason}` : ""}` : p.push));
 
   it("pushes each grant and release of a watched key once, with the holder that went, and ends the watch when the key is installed past skipped instances", () => {
     const h = harness();

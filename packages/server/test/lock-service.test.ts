@@ -126,7 +126,7 @@ describe("watches", () => {
 
   /** "acquired b#2@7" for each lockChanged push: what changed, who, which token, at which index. */
   function changes(pushed: readonly ClientPush[]): string[] {
-    return pushed.map((p) => (p.push === "lockChanged" ? `${p.change} ${p.owner}#${p.token}@${p.index}${p.reason === undefined ? "" : ` ${p.reason}`}` : p.push));
+    return pushed.map((p) => (p.push === "lockChanged" ? `${p.change} ${p.owner}#${p.token}@${p.index}${p.change === "released" ? ` ${p.reason}` : ""}` : p.push));
   }
 
   it("starts with the status at an index, then pushes every grant and release after it in log order", async () => {

@@ -105,18 +105,17 @@ export interface SessionExpiredPush {
 export type ReleaseReasonWire = "released" | "closed" | "expired";
 
 /** To a watcher: a grant or a release of the watched lock, applied at log index `index`. */
-export interface LockChangedPush {
+export type LockChangedPush = LockChangeFields & ({ readonly change: "acquired" } | { readonly change: "released"; readonly reason: ReleaseReasonWire });
+
+interface LockChangeFields {
   readonly push: "lockChanged";
   readonly watchId: number;
   readonly name: string;
   readonly index: number;
-  readonly change: "acquired" | "released";
   readonly sessionId: number;
   readonly owner: string;
   readonly mode: "exclusive" | "shared";
   readonly token: number;
-  /** With change "released". */
-  readonly reason?: ReleaseReasonWire;
 }
 
 /** A global lock's holder: the client (and its owner label) and the region it came through. */
@@ -127,16 +126,17 @@ export interface GlobalHolderWire {
 }
 
 /** To a watcher of a global lock: a grant or a release, made by the key's Paxos instance `index`. */
-export interface GlobalLockChangedPush {
+export type GlobalLockChangedPush = GlobalLockChangeFields &
+  /** A release is by its holder, or its lease expired. */
+  ({ readonly change: "acquired" } | { readonly change: "released"; readonly reason: "released" | "expired" });
+
+interface GlobalLockChangeFields {
   readonly push: "globalLockChanged";
   readonly watchId: number;
   readonly name: string;
   readonly index: number;
-  readonly change: "acquired" | "released";
   readonly holder: GlobalHolderWire;
   readonly token: number;
-  /** With change "released": by its holder, or its lease expired. */
-  readonly reason?: "released" | "expired";
 }
 
 /** To a watcher: the node ended the watch (it restored a snapshot, or is stopping); watch again. */
