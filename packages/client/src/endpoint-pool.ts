@@ -199,18 +199,12 @@ export class EndpointPool {
    * round was ordered (endpoints given without their regions): its cluster view names them.
    * The first of them that answers replaces it; if none does, it stays.
    */
-  private async preferHome(connection: Connection, tried: Set<string>): Promise<Connection> {
-    const home = this.homeRegion;
+  private async preferHome(connection: Connection, tried: ReadonlySet<string>): Promise<Connection> {
     if (!this.isAway(connection)) return connection;
-    for (const node of this.nodes.filter((n) => n.region === home && !tried.has(n.url))) {
-      if (this.closed) break;
-      tried.add(node.url);
-      const homeConnection = await this.tryNode(node.url);
-      if (homeConnection === undefined) continue;
-      connection.close(`moving to the home region ${home}`);
-      return homeConnection;
-    }
-    return connection;
+    const home = await this.connectHome(tried, () => !this.closed);
+    if (home === undefined) return connection;
+    connection.close(`moving to the home region ${this.homeRegion ?? ""}`);
+    return home;
   }
 
   /** Whether the connection is to a node outside the home region (as far as is known). */
@@ -239,21 +233,29 @@ export class EndpointPool {
   private async returnHome(): Promise<void> {
     const away = this.current;
     if (away === undefined || !away.isOpen || !this.isAway(away)) return;
-    const home = this.homeRegion;
-    for (const node of this.nodes.filter((n) => n.region === home)) {
-      if (this.closed || this.current !== away) return;
-      const homeConnection = await this.tryNode(node.url);
-      if (homeConnection === undefined) continue;
-      if (this.closed || this.current !== away) {
-        homeConnection.close("no longer needed");
-        return;
-      }
-      this.current = homeConnection;
-      this.deps.logger.debug("back in the home region", { region: home, url: homeConnection.url });
-      away.close(`returning to the home region ${home ?? ""}`);
+    const stillAway = (): boolean => !this.closed && this.current === away;
+    const home = await this.connectHome(new Set(), stillAway);
+    if (home === undefined) {
+      if (stillAway()) this.scheduleReturnHome();
       return;
     }
-    this.scheduleReturnHome();
+    if (!stillAway()) {
+      home.close("no longer needed");
+      return;
+    }
+    this.current = home;
+    this.deps.logger.debug("back in the home region", { region: this.homeRegion, url: home.url });
+    away.close(`returning to the home region ${this.homeRegion ?? ""}`);
+  }
+
+  /** The first node of the home region (not in `skip`) that answers, while `wanted()` holds. */
+  private async connectHome(skip: ReadonlySet<string>, wanted: () => boolean): Promise<Connection | undefined> {
+    for (const node of this.nodes.filter((n) => n.region === this.homeRegion && !skip.has(n.url))) {
+      if (!wanted()) return undefined;
+      const connection = await this.tryNode(node.url);
+      if (connection !== undefined) return connection;
+    }
+    return undefined;
   }
 
   /** Opens a connection and asks for the cluster view; a node that cannot answer it is skipped. */
