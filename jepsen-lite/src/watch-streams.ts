@@ -3,7 +3,9 @@
 // status (the client library starts a fresh one after a lost connection); within an epoch
 // the changes follow the log exactly. Judged against the history's grants by token (tokens
 // are unique and strictly increase with log order per lock), and by real time only for
-// causality, so concurrency never raises a false alarm.
+// causality, so concurrency never raises a false alarm. Exclusive locks only, as the lock
+// model: a record does not say a grant's mode, and a second shared holder would look like
+// a grant while held.
 
 import type { History } from "./history.js";
 import { decodeGrant } from "./lock-values.js";
