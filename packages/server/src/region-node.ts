@@ -228,7 +228,8 @@ export class RegionNode {
           this.log.advanceCommit(ready.hardState);
         }
         this.apply(ready.committedEntries.slice(0, durableNow));
-        await persisted;
+        // A Ready with nothing to write goes on in this turn, as before.
+        if (persisted !== undefined) await persisted;
         if (this.stopped) return;
         for (const message of ready.messages) if (!mayLeaveBeforePersist(message)) this.send(message);
         // A follower's acknowledgement leaves before it applies what this Ready committed.
