@@ -102,6 +102,7 @@ describe("acquire outcomes", () => {
     expect(isDefinite(new GeolockError("HELD", "held"), 300)).toBe(false);
     // So may a try-lock whose first session ended with its outcome unknown.
     expect(isDefinite(new GeolockError("HELD", "held", { sessionReplaced: true }), 0)).toBe(false);
+    expect(isDefinite(new GeolockError("INVALID_ARGUMENT", "bad", { sessionReplaced: true }), 0)).toBe(false);
     expect(isDefinite(new GeolockError("TIMEOUT", "slow"), 0)).toBe(false);
     expect(isDefinite(new Error("other"), 0)).toBe(false);
   });

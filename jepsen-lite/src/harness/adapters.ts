@@ -50,12 +50,13 @@ export function errorCode(error: unknown): string {
  * then ends, and the client moves the wait to a new session, whose try answers HELD (seen
  * with seed 33, --clock-rates 3); a try-lock's first session can be granted it with the
  * answer lost and end, and the retry in a new session answers HELD (seed 41). The client
- * marks that case (`sessionReplaced`).
+ * marks every error after such a retry (`sessionReplaced`): none of them is certain.
  */
 export function isDefinite(error: unknown, waitMs: number): boolean {
+  // Whatever ended the call, its first session's attempt had an unknown outcome.
+  if (isGeolockError(error) && error.details.sessionReplaced === true) return false;
   const code = errorCode(error);
-  if (code === "HELD") return waitMs === 0 && !(isGeolockError(error) && error.details.sessionReplaced === true);
-  return DEFINITE_CODES.includes(code);
+  return DEFINITE_CODES.includes(code) || (code === "HELD" && waitMs === 0);
 }
 
 export class AdapterError extends Error {
