@@ -117,7 +117,10 @@ describe("jepsen-lite harness", () => {
 
   it("catches the unsafe lock server when a holder is paused past its TTL", async () => {
     const runsDir = join(scratch, "unsafe");
-    const cli = await runCli(["--target", "unsafe", "--nemesis", "pause", "--time", "12", "--concurrency", "3", "--keys", "1", "--ttl-ms", "1000", "--seed", "2", "--port-base", String(UNSAFE_PORTS), "--runs-dir", runsDir]);
+    // Seed 5 pauses a lock-holding client twice. One pause catches the server only when it
+    // lands while a write is in flight; with seed 2's single client pause, a loaded CI
+    // machine once missed it.
+    const cli = await runCli(["--target", "unsafe", "--nemesis", "pause", "--time", "12", "--concurrency", "3", "--keys", "1", "--ttl-ms", "1000", "--seed", "5", "--port-base", String(UNSAFE_PORTS), "--runs-dir", runsDir]);
     const summary = results(runDirOf(runsDir));
     expect(cli.code).toBe(1);
     expect(summary.verdict).toBe("invalid");
