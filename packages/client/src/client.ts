@@ -335,14 +335,17 @@ export class GeolockClient {
     return { name, region, mode, waitMs, owner: options.owner ?? this.settings.owner };
   }
 
-  /** A session that dies under the request (nothing was granted) is replaced once. */
+  /**
+   * A session that dies under the request is replaced once. Whatever the dead session may
+   * have been granted ended with it; a grant in the new session says so (sessionReplaced).
+   */
   private async acquireInSession(request: AcquireRequest, signal: AbortSignal | undefined): Promise<LockHandle> {
     const startedAtMs = this.clock.now();
     const deadlineMs = startedAtMs + request.waitMs + this.settings.requestTimeoutMs;
     for (let round = 1; ; round++) {
       const session = await this.sessionFor(request.region, deadlineMs, signal);
       try {
-        return await this.acquireOn(session, request, startedAtMs, deadlineMs, signal);
+        return await this.acquireOn(session, request, startedAtMs, deadlineMs, signal, round > 1);
       } catch (error) {
         if (round >= ACQUIRE_SESSION_ROUNDS_MAX || !isGeolockError(error, "SESSION_EXPIRED") || this.closing !== undefined) {
           throw round > 1 && isGeolockError(error) ? new GeolockError(error.code, `${error.message} (after a new session replaced one that ended while this acquire's outcome was unknown: that session may have held the lock until it was closed)`, { ...error.details, sessionReplaced: true }) : error;
@@ -351,7 +354,7 @@ export class GeolockClient {
     }
   }
 
-  private async acquireOn(session: RegionSession, request: AcquireRequest, startedAtMs: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<LockHandle> {
+  private async acquireOn(session: RegionSession, request: AcquireRequest, startedAtMs: number, deadlineMs: number, signal: AbortSignal | undefined, sessionReplaced: boolean): Promise<LockHandle> {
     const remainingWait = (): number => (request.waitMs === 0 ? 0 : Math.max(0, Math.floor(request.waitMs - (this.clock.now() - startedAtMs))));
     const body = (seq: number): ClientRequestBody => ({
       op: "acquire",
@@ -371,7 +374,7 @@ export class GeolockClient {
       // A wait must not outlive its session: when the session ends, the acquire stops (and is retried on a new one).
       answer = decodeAcquireAnswer(await this.caller.call(body, true, { deadlineMs, attemptExtraMs: remainingWait, signal, stop: session, retryable }));
     } catch (error) {
-      const adopted = await this.grantedAfterAll(session, request, error);
+      const adopted = await this.grantedAfterAll(session, request, error, sessionReplaced);
       if (adopted !== undefined) return adopted;
       await this.afterFailedAcquire(session, request.name, error);
       if (this.closing !== undefined) throw new GeolockError("CLOSED", "the client was closed during acquire");
@@ -382,16 +385,16 @@ export class GeolockClient {
       const details = { holders: answer.holders, holderCount: answer.holderCount, waiterCount: answer.waiterCount };
       throw new GeolockError("HELD", `${request.name} is held (${answer.mode}) by ${describeHolders(answer.holders, answer.holderCount)}`, details);
     }
-    return this.adoptGrant(session, request, answer.token);
+    return this.adoptGrant(session, request, answer.token, sessionReplaced);
   }
 
-  private adoptGrant(session: RegionSession, request: AcquireRequest, token: number): LockHandle {
+  private adoptGrant(session: RegionSession, request: AcquireRequest, token: number, sessionReplaced: boolean): LockHandle {
     if (!session.isLive()) {
       // The lost session is being closed (onSessionLost), which releases this grant too.
       if (this.closing !== undefined) throw new GeolockError("CLOSED", "the client was closed during acquire");
       throw new GeolockError("SESSION_EXPIRED", `${request.name} was granted to session ${session.id}, whose lease may have ended meanwhile`);
     }
-    const init = { name: request.name, mode: request.mode, token, sessionId: session.id, region: session.region, owner: request.owner };
+    const init = { name: request.name, mode: request.mode, token, sessionId: session.id, region: session.region, owner: request.owner, sessionReplaced };
     let control: HandleControl | undefined;
     const releaser = (): Promise<void> => this.release(session, control as HandleControl);
     control = LockHandle.create(init, releaser, () => session.deadlineMs - this.clock.now(), () => this.active.delete(request.name));
@@ -404,13 +407,13 @@ export class GeolockClient {
    * answer lost with a node): a linearizable status says whether this session holds the
    * lock, and if it does the grant is adopted rather than withdrawn.
    */
-  private async grantedAfterAll(session: RegionSession, request: AcquireRequest, error: unknown): Promise<LockHandle | undefined> {
+  private async grantedAfterAll(session: RegionSession, request: AcquireRequest, error: unknown, sessionReplaced: boolean): Promise<LockHandle | undefined> {
     if (!(isGeolockError(error, "TIMEOUT") || isGeolockError(error, "UNAVAILABLE")) || this.closing !== undefined || !session.isLive()) return undefined;
     const status = await this.status(request.name).catch(() => undefined);
     const mine = status?.holders.find((h) => h.sessionId === session.id && h.mode === request.mode);
     if (mine === undefined || !session.isLive()) return undefined;
     this.logger.debug("acquire answered ambiguously, but the lock is held by our session", { name: request.name, token: mine.token, code: (error as GeolockError).code });
-    return this.adoptGrant(session, request, mine.token);
+    return this.adoptGrant(session, request, mine.token, sessionReplaced);
   }
 
   /** After an acquire ended without a grant: it may still sit in the queue (or have been granted) server-side. */

@@ -106,7 +106,7 @@ export class GlobalLocks {
 
   private adopt(name: string, owner: string, answer: Extract<GlobalAcquireAnswer, { type: "granted" }>, firstSentAtMs: number): LockHandle {
     let lease: GlobalLease | undefined;
-    const init = { name, mode: "exclusive" as const, token: answer.token, sessionId: 0, region: "global", owner };
+    const init = { name, mode: "exclusive" as const, token: answer.token, sessionId: 0, region: "global", owner, sessionReplaced: false };
     const control = LockHandle.create(
       init,
       () => this.release(lease as GlobalLease),

@@ -9,7 +9,7 @@ import { GeolockError } from "./errors.js";
 export type HandleState = "held" | "released" | "lost";
 
 /** What a handle is made from: its identity fields, as declared on the class. */
-export type LockHandleInit = Pick<LockHandle, "name" | "mode" | "token" | "sessionId" | "region" | "owner">;
+export type LockHandleInit = Pick<LockHandle, "name" | "mode" | "token" | "sessionId" | "region" | "owner" | "sessionReplaced">;
 
 /** The library's side of a handle: state changes that users must not be able to make. */
 export interface HandleControl {
@@ -28,6 +28,13 @@ export class LockHandle {
   /** The region that decides the lock; "global" for a global lock. */
   readonly region: string;
   readonly owner: string;
+  /**
+   * True when the session this acquire began in ended while the acquire's outcome was
+   * unknown, and the lock was then granted in a new session. The first session may have
+   * held the lock for a while (status and watches show it, under another token) before its
+   * end released it; nothing was ever granted to this handle under that token.
+   */
+  readonly sessionReplaced: boolean;
   private current: HandleState = "held";
   private lostReason: GeolockError | undefined;
   // Made on first use of `lost`: most handles are released without anyone listening, and an
@@ -46,6 +53,7 @@ export class LockHandle {
     this.sessionId = init.sessionId;
     this.region = init.region;
     this.owner = init.owner;
+    this.sessionReplaced = init.sessionReplaced;
   }
 
   /**
@@ -105,7 +113,7 @@ export class LockHandle {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.name, mode: this.mode, token: this.token, sessionId: this.sessionId, region: this.region, owner: this.owner, state: this.current };
+    return { name: this.name, mode: this.mode, token: this.token, sessionId: this.sessionId, region: this.region, owner: this.owner, sessionReplaced: this.sessionReplaced, state: this.current };
   }
 }
 

@@ -355,6 +355,9 @@ describe("acquire outcomes", () => {
     const second = sent(a as FakeNode, "openSession").filter((r) => "clientId" in r && r.clientId === waiter.clientId).length;
     expect(second).toBe(2);
     expect(granted.sessionId).toBe(Math.max(...[...state.sessions.keys()]));
+    // The first session may have been granted the lock before it ended: the handle says so.
+    expect(granted.sessionReplaced).toBe(true);
+    expect(held.sessionReplaced).toBe(false);
   });
 
   it("says so when a try-lock was refused in a new session after its first one ended with the outcome unknown", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { GeolockError } from "../src/errors.js";
 import { LockHandle, type HandleControl } from "../src/lock-handle.js";
 
-const INIT = { name: "us-east:h", mode: "exclusive", token: 7, sessionId: 3, region: "us-east", owner: "t" } as const;
+const INIT = { name: "us-east:h", mode: "exclusive", token: 7, sessionId: 3, region: "us-east", owner: "t", sessionReplaced: false } as const;
 
 function makeHandle(events: string[] = []): HandleControl {
   return LockHandle.create(INIT, () => Promise.resolve(), () => 1_000, () => events.push("onLost"));
