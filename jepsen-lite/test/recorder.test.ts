@@ -79,6 +79,25 @@ describe("history recorder", () => {
     expect(checkLinearizability(history, lockModel)).toMatchObject({ ok: true, value: { linearizable: true } });
   });
 
+  it("lets the model place a grant that a replaced session held within a granted acquire (seed 211)", () => {
+    const record = (ghost: boolean): HistoryRecorder => {
+      const r = new HistoryRecorder(1000);
+      r.invoke(0, { t: "invoke", f: "acquire", key: "k", value: { waitMs: 300 }, time: 1, validUntil: null });
+      // The first session is granted token 5 and ends; a reader sees it hold meanwhile.
+      r.invoke(1, { t: "invoke", f: "status", key: "k", value: null, time: 3, validUntil: null });
+      r.complete(1, { t: "complete", type: "ok", f: "status", key: "k", value: { holder: "r/c1", token: 5 }, error: null, time: 4 });
+      r.invoke(1, { t: "invoke", f: "status", key: "k", value: null, time: 5, validUntil: null });
+      r.complete(1, { t: "complete", type: "ok", f: "status", key: "k", value: { holder: null, token: null }, error: null, time: 6 });
+      r.complete(0, { t: "complete", type: "ok", f: "acquire", key: "k", value: { token: 6, session: "r/c1" }, error: null, time: 10 });
+      if (ghost) r.maybeGranted({ t: "maybe-granted", lock: "k", session: "r/c1", time: 1 });
+      return r;
+    };
+    expect(checkLinearizability(historyOf(record(false)), lockModel)).toMatchObject({ ok: true, value: { linearizable: false } });
+    const history = historyOf(record(true));
+    expect(new Set(history.operations.map((op) => op.process)).size).toBe(4);
+    expect(checkLinearizability(history, lockModel)).toMatchObject({ ok: true, value: { linearizable: true } });
+  });
+
   it("refuses a worker that invokes with an operation open", () => {
     const r = new HistoryRecorder(1000);
     r.invoke(0, { t: "invoke", f: "status", key: "k", value: null, time: 1, validUntil: null });

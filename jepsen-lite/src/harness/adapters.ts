@@ -20,6 +20,11 @@ export interface HeldLock {
   /** How long the lease is known to hold (client clock, conservative); null: the client does not track it. */
   remainingMs(): number | null;
   release(): Promise<void>;
+  /**
+   * The client's first session for this acquire ended with the outcome unknown and the
+   * lock was granted in a new one: the first session may have held it in between.
+   */
+  readonly sessionReplaced: boolean;
 }
 
 export interface ObservedStatus {
@@ -88,6 +93,7 @@ export async function connectGeolock(s: AdapterSettings): Promise<LockAdapter> {
         lost: handle.lost,
         remainingMs: () => handle.remainingMs(),
         release: () => handle.release(),
+        sessionReplaced: handle.sessionReplaced,
       };
     },
     async status(key) {
@@ -120,7 +126,7 @@ export async function connectUnsafe(s: AdapterSettings): Promise<LockAdapter> {
       const deadline = performance.now() + waitMs;
       for (let attempt = 0; attempt < 10_000; attempt++) {
         const token = await acquireOnce(key, owner);
-        if (token !== null) return { token, session: owner, lost: null, remainingMs: () => null, release: async () => void (await conn.request({ op: "release", key })) };
+        if (token !== null) return { token, session: owner, lost: null, remainingMs: () => null, release: async () => void (await conn.request({ op: "release", key })), sessionReplaced: false };
         if (performance.now() + UNSAFE_POLL_MS > deadline) break;
         await new Promise((r) => setTimeout(r, UNSAFE_POLL_MS));
       }

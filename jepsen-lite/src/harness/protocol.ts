@@ -36,6 +36,8 @@ export type FromWorker =
   | { readonly t: "lost"; readonly lock: string; readonly session: string; readonly token: number; readonly validUntil: number | null; readonly time: number }
   /** An acquire ended unknown: the lock may be held by this worker's session until it ends. */
   | { readonly t: "maybe-held"; readonly lock: string; readonly session: string; readonly time: number }
+  /** A granted acquire went on in a new session: its first one may have held the lock and freed it. */
+  | { readonly t: "maybe-granted"; readonly lock: string; readonly session: string; readonly time: number }
   | { readonly t: "done" };
 
 /** Nanoseconds since the harness's origin, on the machine-wide monotonic clock. */
@@ -60,6 +62,13 @@ function optionalNat(o: JsonObject, field: string): number | null | undefined {
   return o[field] === null ? null : (nat(o, field) ?? undefined);
 }
 
+function decodeMaybe(o: JsonObject, t: "maybe-held" | "maybe-granted"): FromWorker | null {
+  const lock = str(o, "lock");
+  const session = str(o, "session");
+  const time = nat(o, "time");
+  return lock === null || session === null || time === null ? null : { t, lock, session, time };
+}
+
 /** Decodes one message from a worker; null when it is not a valid one. */
 export function decodeFromWorker(raw: unknown): FromWorker | null {
   if (!isJsonObject(raw as JsonValue)) return null;
@@ -73,12 +82,10 @@ export function decodeFromWorker(raw: unknown): FromWorker | null {
       return decodeWrite(o);
     case "lost":
       return decodeLost(o);
-    case "maybe-held": {
-      const lock = str(o, "lock");
-      const session = str(o, "session");
-      const time = nat(o, "time");
-      return lock === null || session === null || time === null ? null : { t: "maybe-held", lock, session, time };
-    }
+    case "maybe-held":
+      return decodeMaybe(o, "maybe-held");
+    case "maybe-granted":
+      return decodeMaybe(o, "maybe-granted");
     case "done":
       return { t: "done" };
     default:

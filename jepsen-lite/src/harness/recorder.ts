@@ -128,6 +128,26 @@ export class HistoryRecorder {
     this.events.push({ process: pid, type: "invoke", f: "release", key: m.lock, value, time: m.time }, { process: pid, type: "info", f: "release", key: m.lock, value, time: m.time });
   }
 
+  /**
+   * A granted acquire whose first session ended with the outcome unknown, so the client went
+   * on in a new one (the handle's sessionReplaced): the first session may have been granted
+   * the lock, and freed it when it ended, all within the call. Nothing in the worker's own
+   * record says so, and a status read in between would see that grant: an info acquire and
+   * an info release of the holder, each from a one-off process invoked at the acquire's
+   * invoke, let the model place it (seed 211).
+   */
+  maybeGranted(m: Msg<"maybe-granted">): void {
+    const acquirer = this.newProcess();
+    const releaser = this.newProcess();
+    const value = { session: m.session };
+    this.events.push(
+      { process: acquirer, type: "invoke", f: "acquire", key: m.lock, value, time: m.time },
+      { process: acquirer, type: "info", f: "acquire", key: m.lock, value: null, time: m.time },
+      { process: releaser, type: "invoke", f: "release", key: m.lock, value, time: m.time },
+      { process: releaser, type: "info", f: "release", key: m.lock, value, time: m.time },
+    );
+  }
+
   /** The events in real-time order (stable: a process's own events keep their order). */
   sorted(): HistoryEvent[] {
     return [...this.events].sort((a, b) => a.time - b.time);

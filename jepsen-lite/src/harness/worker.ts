@@ -131,6 +131,8 @@ async function lockCycle(adapter: LockAdapter, key: string, rng: SeededRng): Pro
     return false;
   }
   complete("ok", "acquire", key, { token: held.token, session: held.session }, null);
+  // The client's first session may have been granted the lock during the call, and lost it.
+  if (held.sessionReplaced) send({ t: "maybe-granted", lock: key, session: held.session, time: invokedAt });
   return hold(key, held, rng);
 }
 

@@ -97,6 +97,8 @@ export class WorkerPool implements WorkerControl {
         return this.recorder.lost(index, m);
       case "maybe-held":
         return this.recorder.maybeHeld(m);
+      case "maybe-granted":
+        return this.recorder.maybeGranted(m);
       case "done":
         this.done.add(index);
         return;
