@@ -16,6 +16,7 @@ import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type 
 import type { BenchSuite } from "./suite.js";
 import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
+import { suite as floorSuite } from "./suites/floor.js";
 import { suite as geolockGlobalSuite } from "./suites/geolock-global.js";
 import { suite as geolockSuite } from "./suites/geolock.js";
 import { suite as lockPathSuite } from "./suites/lock-path.js";
@@ -24,7 +25,7 @@ import { suite as redisSuite } from "./suites/redis.js";
 import { suite as versusSuite } from "./suites/versus.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
-export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite, versusSuite];
+export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, floorSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite, versusSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
