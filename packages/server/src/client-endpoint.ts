@@ -193,7 +193,9 @@ export class ClientEndpoint {
     connection.outbox.push(message);
     if (connection.flushScheduled) return;
     connection.flushScheduled = true;
-    setImmediate(() => {
+    // At the end of this turn, once every promise it settled has run: an answer goes out
+    // with the others of its batch, without waiting for the next turn of the loop.
+    process.nextTick(() => {
       connection.flushScheduled = false;
       const batch = connection.outbox;
       connection.outbox = [];
