@@ -25,6 +25,7 @@ import {
 } from "@geolock/transport";
 import { CLIENT_FRAME_DECODE_DEPTH, DEFAULT_CLIENT_LIMITS } from "@geolock/server";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import { exitWithParent, listenAndAnnounce } from "./child-lifecycle.js";
 
 const REGION = "bench";
 const NODE_NAME = `${REGION}/1`;
@@ -34,7 +35,6 @@ const PATH = "/client";
 const SESSIONS_MAX = 100_000;
 const HELD_MAX = 100_000;
 const DEFAULT_LIFETIME_SECONDS = 3_600;
-const PARENT_CHECK_MS = 1_000;
 
 type LockMode = "exclusive" | "shared";
 
@@ -195,33 +195,18 @@ function main(argv: readonly string[]): void {
     socket.on("error", () => socket.terminate());
   });
 
-  const parent = process.ppid;
-  const exit = (code: number): void => {
+  exitWithParent("stub-node", lifetime * 1000, (code) => {
     wss.close();
     http.close();
     process.exit(code);
-  };
-  const watchdog = setInterval(() => {
-    if (process.ppid !== parent) exit(0);
-  }, PARENT_CHECK_MS);
-  watchdog.unref();
-  setTimeout(() => {
-    process.stderr.write(`stub-node: lifetime of ${lifetime} s is over, exiting\n`);
-    exit(0);
-  }, lifetime * 1000).unref();
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => exit(0));
-
-  http.listen(0, HOST, () => {
-    const address = http.address();
-    if (address === null || typeof address !== "object") throw new Error(`stub-node: unexpected listen address ${String(address)}`);
-    const port = address.port;
+  });
+  listenAndAnnounce(http, "stub-node", (port) => {
     state = new StubState({
       self: NODE_NAME,
       region: REGION,
       leader: NODE_NAME,
       regions: [{ name: REGION, nodes: [{ name: NODE_NAME, host: HOST, port }], leaderGuess: NODE_NAME }],
     });
-    process.stdout.write(`stub-node listening on ${HOST}:${port}\n`);
   });
 }
 
