@@ -14,19 +14,22 @@
 // Usage: node bench/dist/floor-replica.js --data DIR [--followers PORT,PORT]
 // (a leader when --followers is given). Prints "floor-replica listening on 127.0.0.1:<port>"
 // once it accepts connections. Exits on SIGTERM/SIGINT, when its parent is gone, and after
-// an hour in any case, so that it never outlives the benchmark that started it.
+// an hour in any case, so that it never outlives the benchmark that started it. A frame it
+// cannot read closes the connection it came on (1008) and changes nothing.
 
 import { createServer } from "node:http";
 import { LevelRecordStore, type StoreOp } from "@geolock/storage";
 import { decodePlain, encodeValue, zeroFrameMask } from "@geolock/transport";
 import WebSocket, { WebSocketServer, type RawData } from "ws";
+import { exitWithParent, listenAndAnnounce } from "./child-lifecycle.js";
 import { commitIndexOf } from "./floor-quorum.js";
 
-const HOST = "127.0.0.1";
+const NAME = "floor-replica";
 const LIFETIME_MS = 3_600_000;
-const PARENT_CHECK_MS = 1_000;
 const DECODE_DEPTH_MAX = 4;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** Largest frame a replica reads: a turn of 256 operations of a few hundred bytes each. */
+const FRAME_BYTES_MAX = 1 << 20;
 
 interface Args {
   readonly data: string;
@@ -49,15 +52,21 @@ function parseArgs(argv: readonly string[]): Args {
   return { data, followers };
 }
 
-function bytesOf(data: RawData): Buffer {
-  if (!Buffer.isBuffer(data)) throw new Error("floor-replica: expected one binary buffer per message");
-  return data;
+function isSeq(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
-function decode(data: RawData): unknown {
-  const decoded = decodePlain(bytesOf(data), DECODE_DEPTH_MAX);
-  if (!decoded.ok) throw new Error(`floor-replica: undecodable frame: ${decoded.reason}`);
-  return decoded.value;
+/** The frame's value, or undefined (and the connection closed) when it is not MessagePack. */
+function decodeOrClose(socket: WebSocket, data: RawData, isBinary: boolean): unknown {
+  const decoded = isBinary && Buffer.isBuffer(data) ? decodePlain(data, DECODE_DEPTH_MAX) : undefined;
+  if (decoded?.ok === true) return decoded.value;
+  refuse(socket, decoded === undefined ? "not one binary frame" : decoded.reason);
+  return undefined;
+}
+
+function refuse(socket: WebSocket, reason: string): void {
+  process.stderr.write(`${NAME}: closing a connection after a malformed frame (${reason})\n`);
+  socket.close(1008, "malformed frame");
 }
 
 /** Writes one turn's batches with one fsync, and numbers the records so none overwrites another. */
@@ -86,10 +95,11 @@ function follow(socket: WebSocket, writer: BatchWriter, fail: (error: unknown) =
     const highest = batches.reduce((max, b) => Math.max(max, b.seq), 0);
     writer.write(batches.map((b) => b.bytes)).then(() => socket.send(encodeValue(highest)), fail);
   };
-  socket.on("message", (data: RawData) => {
-    const message = decode(data);
-    if (!Array.isArray(message) || typeof message[0] !== "number") throw new Error("floor-replica: a batch is [seq, payloads]");
-    queued.push({ seq: message[0], bytes: bytesOf(data) });
+  socket.on("message", (data: RawData, isBinary: boolean) => {
+    const message = decodeOrClose(socket, data, isBinary);
+    if (message === undefined) return;
+    if (!Array.isArray(message) || message.length !== 2 || !isSeq(message[0]) || !Array.isArray(message[1])) return refuse(socket, "a batch is [seq, payloads]");
+    queued.push({ seq: message[0], bytes: data as Buffer });
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
@@ -107,7 +117,7 @@ class Leader {
   /** Highest seq on disk: [this replica, follower 1, follower 2]. */
   private readonly durable = [0, 0, 0];
   private readonly waiting: Waiting[] = [];
-  private pending: { socket: WebSocket; ops: unknown[] }[] = [];
+  private pending: { socket: WebSocket; ids: number[]; payloads: unknown[] }[] = [];
   private scheduled = false;
 
   constructor(
@@ -116,19 +126,30 @@ class Leader {
     private readonly fail: (error: unknown) => void,
   ) {
     followers.forEach((follower, i) =>
-      follower.on("message", (data: RawData) => {
-        const seq = decode(data);
-        if (typeof seq !== "number") throw new Error("floor-replica: an acknowledgement is a seq");
+      follower.on("message", (data: RawData, isBinary: boolean) => {
+        const seq = decodeOrClose(follower, data, isBinary);
+        if (seq === undefined) return;
+        // An acknowledgement of a batch never sent would commit what no follower has.
+        if (!isSeq(seq) || seq > this.seq) return refuse(follower, `acknowledgement ${String(seq)} of batches up to ${this.seq}`);
         this.durable[i + 1] = Math.max(this.durable[i + 1] as number, seq);
         this.answer();
       }),
     );
   }
 
-  accept(socket: WebSocket, data: RawData): void {
-    const ops = decode(data);
-    if (!Array.isArray(ops)) throw new Error("floor-replica: a client frame is an array of [id, payload]");
-    this.pending.push({ socket, ops });
+  /** Queues a client frame's operations ([id, payload] each) for this turn's batch; refuses a malformed frame whole. */
+  accept(socket: WebSocket, data: RawData, isBinary: boolean): void {
+    const ops = decodeOrClose(socket, data, isBinary);
+    if (ops === undefined) return;
+    if (!Array.isArray(ops)) return refuse(socket, "a client frame is an array of [id, payload]");
+    const ids: number[] = [];
+    const payloads: unknown[] = [];
+    for (const op of ops as unknown[]) {
+      if (!Array.isArray(op) || op.length !== 2 || !isSeq(op[0])) return refuse(socket, "an operation is [id, payload]");
+      ids.push(op[0]);
+      payloads.push(op[1]);
+    }
+    this.pending.push({ socket, ids, payloads });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -142,14 +163,11 @@ class Leader {
     const seq = ++this.seq;
     const answers = new Map<WebSocket, number[]>();
     const payloads: unknown[] = [];
-    for (const { socket, ops } of turn) {
-      const ids = answers.get(socket) ?? [];
-      for (const op of ops) {
-        if (!Array.isArray(op) || typeof op[0] !== "number") throw new Error("floor-replica: an operation is [id, payload]");
-        ids.push(op[0]);
-        payloads.push(op[1]);
-      }
-      answers.set(socket, ids);
+    for (const frame of turn) {
+      const ids = answers.get(frame.socket);
+      if (ids === undefined) answers.set(frame.socket, frame.ids);
+      else ids.push(...frame.ids);
+      payloads.push(...frame.payloads);
     }
     this.waiting.push({ seq, answers });
     const batch = encodeValue([seq, payloads]);
@@ -171,7 +189,7 @@ class Leader {
 
 function connectFollower(port: number): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, generateMask: zeroFrameMask, handshakeTimeout: CONNECT_TIMEOUT_MS });
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, generateMask: zeroFrameMask, handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: FRAME_BYTES_MAX });
     socket.once("open", () => resolve(socket));
     socket.once("error", reject);
   });
@@ -182,14 +200,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const store = await LevelRecordStore.open(args.data);
   const writer = new BatchWriter(store);
   const http = createServer((_req, res) => res.writeHead(404).end());
-  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: FRAME_BYTES_MAX });
   const exit = (code: number): void => {
     wss.close();
     http.close();
     void store.close().finally(() => process.exit(code));
   };
   const fail = (error: unknown): void => {
-    process.stderr.write(`floor-replica failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`${NAME} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     exit(1);
   };
   const followers = await Promise.all(args.followers.map(connectFollower));
@@ -197,25 +215,14 @@ async function main(argv: readonly string[]): Promise<void> {
   wss.on("connection", (socket: WebSocket) => {
     socket.on("error", () => socket.terminate());
     if (leader === undefined) follow(socket, writer, fail);
-    else socket.on("message", (data: RawData) => leader.accept(socket, data));
+    else socket.on("message", (data: RawData, isBinary: boolean) => leader.accept(socket, data, isBinary));
   });
-
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) exit(0);
-  }, PARENT_CHECK_MS).unref();
-  setTimeout(() => exit(0), LIFETIME_MS).unref();
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => exit(0));
+  exitWithParent(NAME, LIFETIME_MS, exit);
   process.on("uncaughtException", fail);
-
-  http.listen(0, HOST, () => {
-    const address = http.address();
-    if (address === null || typeof address !== "object") throw new Error(`floor-replica: unexpected listen address ${String(address)}`);
-    process.stdout.write(`floor-replica listening on ${HOST}:${address.port}\n`);
-  });
+  listenAndAnnounce(http, NAME);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`floor-replica: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`${NAME}: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

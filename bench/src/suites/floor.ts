@@ -36,6 +36,8 @@ const SYSTEM = "floor: 3 replicas (ws + msgpackr + LevelDB fsync), majority-dura
 
 export interface FloorCluster {
   readonly leaderPort: number;
+  /** The two followers' processes (tests pause them). */
+  readonly followers: readonly ServerProcess[];
   stop(): Promise<void>;
 }
 
@@ -65,40 +67,58 @@ export async function startFloorCluster(dir: string, script = REPLICA_SCRIPT): P
     await Promise.all(started.map((p) => p.stop()));
   };
   try {
-    const followers = [];
+    const ports = [];
     for (const name of ["follower-1", "follower-2"]) {
       const replica = await startReplica(script, name, dir, []);
       started.push(replica.process);
-      followers.push(replica.port);
+      ports.push(replica.port);
     }
-    const leader = await startReplica(script, "leader", dir, ["--followers", followers.join(",")]);
+    const followers = [...started];
+    const leader = await startReplica(script, "leader", dir, ["--followers", ports.join(",")]);
     started.push(leader.process);
-    return { leaderPort: leader.port, stop };
+    return { leaderPort: leader.port, followers, stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-/** A client connection whose operations resolve when the leader answers their ids. */
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * A client connection whose operations resolve when the leader answers their ids. An answer
+ * it cannot read, or the connection closing, fails every operation still waiting.
+ */
 export class FloorClient {
   private nextId = 1;
-  private readonly waiters = new Map<number, () => void>();
+  private readonly waiters = new Map<number, Waiter>();
   private outbox: [number, string][] = [];
   private scheduled = false;
+  private failure: Error | undefined;
 
   private constructor(private readonly socket: WebSocket) {
-    socket.on("message", (data: RawData) => {
-      if (!Buffer.isBuffer(data)) throw new Error("floor: expected one binary buffer per message");
-      const decoded = decodePlain(data, DECODE_DEPTH_MAX);
-      if (!decoded.ok || !Array.isArray(decoded.value)) throw new Error("floor: the leader answers with an array of ids");
+    socket.on("message", (data: RawData, isBinary: boolean) => {
+      const decoded = isBinary && Buffer.isBuffer(data) ? decodePlain(data, DECODE_DEPTH_MAX) : undefined;
+      if (decoded?.ok !== true || !Array.isArray(decoded.value)) return this.fail("the leader's answer is not an array of operation ids");
       for (const id of decoded.value as unknown[]) {
         const waiter = typeof id === "number" ? this.waiters.get(id) : undefined;
-        if (waiter === undefined) throw new Error(`floor: an answer for unknown operation ${String(id)}`);
+        if (waiter === undefined) return this.fail(`the leader answered operation ${String(id)}, which is not waiting`);
         this.waiters.delete(id as number);
-        waiter();
+        waiter.resolve();
       }
     });
+    socket.on("close", () => this.fail("the connection to the leader closed"));
+    socket.on("error", (error) => this.fail(`the connection to the leader failed: ${error.message}`));
+  }
+
+  private fail(reason: string): void {
+    this.failure ??= new Error(`floor: ${reason}`);
+    for (const waiter of this.waiters.values()) waiter.reject(this.failure);
+    this.waiters.clear();
+    this.socket.terminate();
   }
 
   static open(port: number): Promise<FloorClient> {
@@ -111,9 +131,10 @@ export class FloorClient {
 
   /** One operation: resolves once a majority of replicas has it on disk. */
   op(): Promise<void> {
-    return new Promise((resolve) => {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.waiters.set(id, resolve);
+      this.waiters.set(id, { resolve, reject });
       this.outbox.push([id, PAYLOAD]);
       if (!this.scheduled) {
         this.scheduled = true;
