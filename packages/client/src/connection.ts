@@ -52,6 +52,8 @@ interface Pending {
 }
 
 const REQUEST_ID_MAX = 2 ** 32 - 1;
+/** The longest delay setTimeout honours (a 32-bit signed count of milliseconds). */
+const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
 const DECODE_DEPTH_MAX = 16;
 
 export class Connection {
@@ -144,7 +146,8 @@ export class Connection {
   private armSweep(at: number): void {
     clearTimeout(this.sweepTimer);
     this.sweepAt = at;
-    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, Math.ceil(at - performance.now())));
+    // Node fires a longer timer after 1 ms: a far deadline waits in steps of the longest delay.
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.min(TIMER_DELAY_MAX_MS, Math.max(0, Math.ceil(at - performance.now()))));
   }
 
   /** Settles every request past its deadline, and arms the timer for the earliest left. */

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodePlain, encodeValue } from "@geolock/transport";
 import { WebSocketServer, type RawData } from "ws";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Connection, DEFAULT_CONNECTION_LIMITS, type AttemptOutcome } from "../src/connection.js";
 import { SILENT_LOGGER } from "../src/logger.js";
 
@@ -53,6 +53,26 @@ describe("connection request deadlines", () => {
     expect(await long).toEqual({ kind: "unknown", reason: `no answer from ${url} within 1000 ms` });
     expect(settled.filter((name) => name !== "answered")).toEqual(["short", "long"]);
     expect(connection.inFlight).toBe(0);
+  });
+
+  it("waits out a deadline beyond setTimeout's range without spinning", async () => {
+    const url = await answeringOnlyKeepAlives();
+    connection = await Connection.open(url, DEFAULT_CONNECTION_LIMITS, { onPush: () => undefined, onClose: () => undefined }, SILENT_LOGGER);
+    // Node fires a timer of more than 2^31 - 1 ms after 1 ms: re-armed so, it would spin.
+    const far = connection.request(status, 2 ** 31 + 1_000);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    try {
+      expect(await connection.request(status, 100)).toMatchObject({ kind: "unknown" });
+      await new Promise((resolve) => setImmediate(resolve));
+      const afterShort = timers.mock.calls.length;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(timers.mock.calls.length - afterShort).toBeLessThanOrEqual(1); // the test's own wait
+      expect(connection.inFlight).toBe(1);
+    } finally {
+      timers.mockRestore();
+    }
+    connection.close("test over");
+    expect(await far).toEqual({ kind: "unknown", reason: "test over" });
   });
 
   it("settles what is pending unknown when it closes", async () => {
