@@ -123,9 +123,7 @@ export class HistoryRecorder {
    * the acquire's invoke on (`m.time`), for the client may end that session during the call.
    */
   maybeHeld(m: Msg<"maybe-held">): void {
-    const pid = this.newProcess();
-    const value = { session: m.session };
-    this.events.push({ process: pid, type: "invoke", f: "release", key: m.lock, value, time: m.time }, { process: pid, type: "info", f: "release", key: m.lock, value, time: m.time });
+    this.oneOff("release", m.lock, m.session, m.time);
   }
 
   /**
@@ -137,15 +135,16 @@ export class HistoryRecorder {
    * invoke, let the model place it (seed 211).
    */
   maybeGranted(m: Msg<"maybe-granted">): void {
-    const acquirer = this.newProcess();
-    const releaser = this.newProcess();
-    const value = { session: m.session };
-    this.events.push(
-      { process: acquirer, type: "invoke", f: "acquire", key: m.lock, value, time: m.time },
-      { process: acquirer, type: "info", f: "acquire", key: m.lock, value: null, time: m.time },
-      { process: releaser, type: "invoke", f: "release", key: m.lock, value, time: m.time },
-      { process: releaser, type: "info", f: "release", key: m.lock, value, time: m.time },
-    );
+    this.oneOff("acquire", m.lock, m.session, m.time);
+    this.oneOff("release", m.lock, m.session, m.time);
+  }
+
+  /** An operation of unknown outcome by `session`'s holder, from a process of its own. */
+  private oneOff(f: "acquire" | "release", lock: string, session: string, time: number): void {
+    const pid = this.newProcess();
+    const value = { session };
+    // An info acquire completes with no value (its grant is unknown); a release repeats its request.
+    this.events.push({ process: pid, type: "invoke", f, key: lock, value, time }, { process: pid, type: "info", f, key: lock, value: f === "acquire" ? null : value, time });
   }
 
   /** The events in real-time order (stable: a process's own events keep their order). */
