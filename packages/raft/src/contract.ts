@@ -97,6 +97,8 @@ export interface RaftConfig {
  *     leader's replication traffic (`mayLeaveBeforePersist`), which may go out before or
  *     during step 1: the leader counts its own copy towards commit only after advance();
  *  4. apply `snapshot` (if any) then `committedEntries` to the state machine, in order;
+ *     once those are applied, entries that become committed while step 1 is still in
+ *     flight may be taken with RawNode.committedDuringWrite() and applied as they come;
  *  5. serve `readStates` once the applied index reaches each one's index;
  *  6. call advance().
  */

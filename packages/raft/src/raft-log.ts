@@ -155,10 +155,15 @@ export class RaftLog {
     return out;
   }
 
-  /** Committed entries not yet applied, up to maxBytes; none while a snapshot is pending. */
-  nextCommittedEntries(maxBytes: number): Entry[] {
-    if (this.unstable.snapshot !== undefined || this.committed <= this.applied) return [];
-    return this.slice(asIndex(this.applied + 1), asIndex(this.committed + 1), maxBytes) ?? [];
+  /**
+   * Committed entries after `after` (by default the applied index) and at most `upTo`, up to
+   * maxBytes; none while a snapshot is pending.
+   */
+  nextCommittedEntries(maxBytes: number, after: Index = this.applied, upTo: Index = this.committed): Entry[] {
+    const last = Math.min(upTo, this.committed);
+    if (this.unstable.snapshot !== undefined || last <= after) return [];
+    if (after < this.applied) throw new Error(`raft log: committed entries after ${after} asked for, below applied ${this.applied}`);
+    return this.slice(asIndex(after + 1), asIndex(last + 1), maxBytes) ?? [];
   }
 
   hasNextCommittedEntries(): boolean {

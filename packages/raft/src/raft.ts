@@ -807,6 +807,11 @@ export class Raft {
     return this.log.nextCommittedEntries(this.limits.maxApplyBytes);
   }
 
+  /** Committed entries after `after` and at most `upTo`, bounded by maxApplyBytes. */
+  committedEntriesBetween(after: Index, upTo: Index): Entry[] {
+    return this.log.nextCommittedEntries(this.limits.maxApplyBytes, after, upTo);
+  }
+
   /** The application restored the snapshot at `index`: it is applied. */
   appliedSnapshot(index: Index): void {
     if (index > this.log.applied) this.log.appliedTo(index);

@@ -6,7 +6,7 @@ import type { ProposeResult, RaftConfig, RaftStorage, Ready, RequestResult } fro
 import { Raft } from "./raft.js";
 import { raftStatus } from "./status.js";
 import type { RaftStatus } from "./status.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, SoftState } from "./types.js";
+import { asIndex, type ConfChange, type ConfState, type Entry, type HardState, type Index, type Message, type NodeId, type SoftState, type Term } from "./types.js";
 
 export class RawNode {
   private readonly raft: Raft;
@@ -16,6 +16,8 @@ export class RawNode {
   private prevHardState: HardState;
   /** The Ready handed out and not yet advanced. Invariant: at most one at a time. */
   private outstanding: Ready | undefined = undefined;
+  /** Committed entries handed out by committedDuringWrite() since that Ready, in log order. */
+  private committedSinceReady: Entry[] = [];
 
   constructor(config: RaftConfig, createRaft: (config: RaftConfig) => Raft = (c) => new Raft(c)) {
     this.raft = createRaft(config);
@@ -102,11 +104,47 @@ export class RawNode {
     return ready;
   }
 
+  /**
+   * Committed entries the driver may apply while it still writes the outstanding Ready:
+   * those that became committed since (the followers' acknowledgements on a leader, the
+   * leader's commit index on a follower), as far as the log will hold exactly them once that
+   * write is done. Applying them needs no copy on this node's disk: committed means a quorum
+   * has them durable, and the leader counts its own copy only at advance(). Each entry is
+   * handed out once, in log order after the Ready's own committedEntries, which the driver
+   * must have applied first; advance() marks them applied with those. None while a snapshot
+   * is in play.
+   */
+  committedDuringWrite(): Entry[] {
+    const ready = this.outstanding;
+    if (ready === undefined) throw new Error(`raw node ${this.raft.id}: committedDuringWrite() without an outstanding Ready`);
+    if (ready.snapshot !== undefined) return [];
+    const handedOut = this.committedSinceReady.at(-1) ?? ready.committedEntries.at(-1);
+    const after = handedOut?.index ?? this.raft.log.applied;
+    const candidates = this.raft.committedEntriesBetween(after, asIndex(Math.max(ready.entries.at(-1)?.index ?? 0, this.storage.lastIndex())));
+    // Stop at the first entry that the write will not leave in the log: one past the Ready's
+    // entries (the next Ready writes it), or one that a newer leader's append replaced in
+    // memory since this Ready was taken (the disk gets the replacement only next time).
+    let count = 0;
+    while (count < candidates.length) {
+      const entry = candidates[count] as Entry;
+      if (entry.index !== after + count + 1) {
+        throw new Error(`raw node ${this.raft.id}: committed entries during a write skip from ${after + count} to ${entry.index}`);
+      }
+      if (termAfterWrite(ready, this.storage, entry.index) !== entry.term) break;
+      count += 1;
+    }
+    const entries = count === candidates.length ? candidates : candidates.slice(0, count);
+    this.committedSinceReady.push(...entries);
+    return entries;
+  }
+
   /** The driver persisted, sent and applied the last Ready (contract.ts gives the order). */
   advance(): void {
     const ready = this.outstanding;
     if (ready === undefined) throw new Error(`raw node ${this.raft.id}: advance() without a Ready`);
     this.outstanding = undefined;
+    const committed = this.committedSinceReady.length === 0 ? ready.committedEntries : [...ready.committedEntries, ...this.committedSinceReady];
+    this.committedSinceReady = [];
     if (ready.hardState !== undefined) this.assertHardStateDurable(ready.hardState);
     if (ready.snapshot !== undefined) {
       const index = ready.snapshot.metadata.index;
@@ -121,8 +159,8 @@ export class RawNode {
       this.raft.log.stableTo(last.index, last.term);
       this.raft.onStable();
     }
-    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
-    if (lastCommitted !== undefined) this.raft.appliedTo(lastCommitted.index, ready.committedEntries);
+    const lastCommitted = committed[committed.length - 1];
+    if (lastCommitted !== undefined) this.raft.appliedTo(lastCommitted.index, committed);
   }
 
   private assertHardStateDurable(expected: HardState): void {
@@ -141,6 +179,14 @@ export class RawNode {
       throw new Error(`raw node ${this.raft.id}: Ready entry ${entry.index}/${entry.term} not in storage (last ${lastIndex}, term there ${term})`);
     }
   }
+}
+
+/** The term the log will hold at `index` once `ready`'s entries are written over storage. */
+function termAfterWrite(ready: Ready, storage: RaftStorage, index: Index): Term | undefined {
+  const first = ready.entries[0];
+  if (first !== undefined && index >= first.index) return ready.entries[index - first.index]?.term;
+  if (index < storage.firstIndex() || index > storage.lastIndex()) return undefined;
+  return storage.term(index);
 }
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {

@@ -97,6 +97,11 @@ export class RegionNode {
   /** Empty appends waiting emptyAppendHoldMs for an append that replaces them, by follower. */
   private readonly heldEmptyAppends = new Map<NodeId, Message>();
   private heldTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set while this node's own write of a Ready is in flight and the Ready's committed entries
+   * are applied: entries that acknowledgements commit meanwhile are applied as they arrive.
+   */
+  private applyingDuringWrite = false;
 
   constructor(
     private readonly options: RegionNodeOptions,
@@ -152,6 +157,15 @@ export class RegionNode {
   step(message: Message): void {
     if (this.stopped) return;
     this.raw.step(message);
+    if (this.applyingDuringWrite) {
+      try {
+        this.applyCommittedDuringWrite();
+      } catch (error) {
+        // Whatever stops an apply in the drain stops it here too, not the message's sender.
+        this.fail(error);
+        return;
+      }
+    }
     this.schedule();
   }
 
@@ -232,7 +246,17 @@ export class RegionNode {
         }
         this.apply(ready.committedEntries.slice(0, durableNow));
         // A Ready with nothing to write goes on in this turn, as before.
-        if (persisted !== undefined) await persisted;
+        if (persisted !== undefined) {
+          // A leader descheduled between its sends starts its own write late; the followers'
+          // acknowledgements then commit the entries first, and their answers need not wait
+          // for this disk (the rest of the Ready's committed entries must be applied first).
+          this.applyingDuringWrite = durableNow === ready.committedEntries.length && ready.snapshot === undefined;
+          try {
+            await persisted;
+          } finally {
+            this.applyingDuringWrite = false;
+          }
+        }
         if (this.stopped) return;
         for (const message of ready.messages) if (!mayLeaveBeforePersist(message)) this.send(message);
         // A follower's acknowledgement leaves before it applies what this Ready committed.
@@ -257,6 +281,13 @@ export class RegionNode {
       this.draining = false;
     }
     this.schedule();
+  }
+
+  private applyCommittedDuringWrite(): void {
+    const entries = this.raw.committedDuringWrite();
+    if (entries.length === 0) return;
+    this.apply(entries);
+    this.serveConfirmedReads();
   }
 
   /** How many of `entries` (in order) are in the durable log with the same term. */

@@ -51,12 +51,32 @@ function recording(inner: PeerTransport, sent: Message[], onSent: (message: Mess
   };
 }
 
+/** Holds a node's disk writes while closed, as a disk slow to finish them; open by default. */
+class WriteGate {
+  private passage: Promise<void> = Promise.resolve();
+  private release: (() => void) | undefined;
+  /** Writes handed to the store and not yet let through. */
+  held = 0;
+  close(): void {
+    this.passage = new Promise((resolve) => (this.release = resolve));
+  }
+  open(): void {
+    this.release?.();
+    this.release = undefined;
+  }
+  async pass(): Promise<void> {
+    this.held += 1;
+    await this.passage;
+    this.held -= 1;
+  }
+}
+
 /** Records the ops of every write as it is handed to the store (before it completes). */
-function observed(inner: RecordStore, startedWrites: (readonly StoreOp[])[]): RecordStore {
+function observed(inner: RecordStore, startedWrites: (readonly StoreOp[])[], gate: WriteGate): RecordStore {
   return {
     write: (ops, sync) => {
       startedWrites.push(ops);
-      return inner.write(ops, sync);
+      return gate.pass().then(() => inner.write(ops, sync));
     },
     get: (key) => inner.get(key),
     scan: () => inner.scan(),
@@ -70,6 +90,7 @@ interface TestNode {
   readonly sent: Message[];
   /** The ops of each disk write this node started, in order. */
   readonly startedWrites: (readonly StoreOp[])[];
+  readonly gate: WriteGate;
   /** Called with each Raft message this node sends. */
   onSent: (message: Message) => void;
 }
@@ -98,12 +119,19 @@ async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
   const members = new Map(IDS.map((id) => [id, peerOf(id)] as const));
   for (const id of IDS) {
     const startedWrites: (readonly StoreOp[])[] = [];
-    const store = observed(new MemoryDisk().open(), startedWrites);
+    const gate = new WriteGate();
+    const store = observed(new MemoryDisk().open(), startedWrites, gate);
     const log = await DurableLog.openStore(store, { clusterId: "test", region: REGION, nodeId: id }, { initialConfState: { voters: [...IDS], learners: [] } });
     const app = new RecordingApp();
     const sent: Message[] = [];
     const options = { nodeId: id, members, tickMs: 5, electionTicks, heartbeatTicks, snapshotEveryEntries: 1_000, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
-    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; startedWrites: (readonly StoreOp[])[]; onSent: (message: Message) => void } = { app, sent, startedWrites, onSent: () => {} };
+    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; startedWrites: (readonly StoreOp[])[]; gate: WriteGate; onSent: (message: Message) => void } = {
+      app,
+      sent,
+      startedWrites,
+      gate,
+      onSent: () => {},
+    };
     testNode.node = new RegionNode(options, log, recording(network.create(peerOf(id)), sent, (m) => testNode.onSent(m)), app, pino({ level: "silent" }));
     nodes.push(testNode as TestNode);
   }
@@ -194,5 +222,34 @@ describe("RegionNode disk writes", () => {
     expect(leader.node.propose(bytes("first")).ok).toBe(true);
     await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("second-entry-marker"))).toBe(true), { timeout: 5_000, interval: 5 });
     expect(followers.map((f) => writeStartedAtApply.get(f))).toEqual([true, true]);
+  });
+});
+
+describe("RegionNode apply during its own write", () => {
+  it("applies an entry the followers made durable while the leader's own write of it is still unfinished", async () => {
+    // Elections far off: the leader sends nothing while its write is held.
+    const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2 });
+    const leader = leaderOf(all);
+    const followers = all.filter((n) => n !== leader);
+    leader.gate.close();
+    expect(leader.node.propose(bytes("x")).ok).toBe(true);
+    await vi.waitFor(() => expect(leader.app.applied).toContain("x"), { timeout: 2_000, interval: 2 });
+    expect(leader.gate.held).toBeGreaterThan(0);
+    expect(leader.node.status().role).toBe("leader");
+    leader.gate.open();
+    await vi.waitFor(() => expect(followers.every((f) => f.app.applied.includes("x"))).toBe(true), { timeout: 5_000, interval: 5 });
+    expect(leader.app.applied.filter((d) => d === "x")).toHaveLength(1);
+  });
+
+  it("applies nothing of its own while a write is held if no follower has the entry either", async () => {
+    const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2 });
+    const leader = leaderOf(all);
+    for (const n of all) n.gate.close();
+    expect(leader.node.propose(bytes("y")).ok).toBe(true);
+    await vi.waitFor(() => expect(all.every((n) => n.gate.held > 0)).toBe(true), { timeout: 2_000, interval: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(all.some((n) => n.app.applied.includes("y"))).toBe(false);
+    for (const n of all) n.gate.open();
+    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("y"))).toBe(true), { timeout: 5_000, interval: 5 });
   });
 });

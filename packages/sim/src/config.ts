@@ -84,6 +84,8 @@ export interface SimParams {
   readonly liveness: LivenessConfig;
   /** Whether drivers send the leader's replication traffic before their fsync (SimNodeConfig). */
   readonly earlyReplication: boolean;
+  /** Whether drivers apply entries committed while their own write is in flight (SimNodeConfig). */
+  readonly applyDuringWrite: boolean;
   readonly snapshotEveryEntries: number;
   readonly snapshotKeepTailEntries: number;
   readonly inboxMessagesMax: number;
@@ -207,6 +209,8 @@ export function paramsForSeed(seed: number, nodes: number, profile: Profile = "m
     eventsMax: 100_000,
     entriesMax: 1_000_000,
     recentTraceLines: 60,
+    // Drawn last: the draws above, and so every earlier seed's parameters, stay as they were.
+    applyDuringWrite: pick([true, false]),
   };
   return applyOverrides(churn ? applyOverrides(drawn, LEADER_CHURN) : drawn, overrides);
 }

@@ -45,6 +45,13 @@ export interface SimNodeConfig {
    * as the server does (Raft thesis 10.2.1); everything else still waits for the disk.
    */
   readonly earlyReplication: boolean;
+  /**
+   * While waiting for its disk, step an arriving acknowledgement at once and apply the
+   * entries it commits (RawNode.committedDuringWrite), as the server does for a leader whose
+   * followers answer before its own write is done; other messages still queue until the
+   * write is durable. Only for a Ready that itself brings no committed entries or snapshot.
+   */
+  readonly applyDuringWrite: boolean;
 }
 
 /** What the node needs from the simulation around it. */
@@ -90,6 +97,8 @@ export class SimNode {
   private inbox: Message[] = [];
   private tickPending = false;
   private inboxDropped = 0;
+  /** Entries applied while this node's own write was in flight (applyDuringWrite). */
+  private appliedDuringWrite = 0;
 
   constructor(
     readonly config: SimNodeConfig,
@@ -172,7 +181,15 @@ export class SimNode {
 
   receive(message: Message): void {
     if (this.raw === undefined) return;
-    if (this.blockedOn !== undefined) {
+    const blockedOn = this.blockedOn;
+    if (blockedOn !== undefined && this.config.applyDuringWrite && message.type === "appendResp" && blockedOn.committedEntries.length === 0 && blockedOn.snapshot === undefined) {
+      this.raw.step(message);
+      const entries = this.raw.committedDuringWrite();
+      this.applyEntries(entries);
+      this.appliedDuringWrite += entries.length;
+      return;
+    }
+    if (blockedOn !== undefined) {
       if (this.inbox.length >= this.config.inboxMessagesMax) this.inboxDropped += 1;
       else this.inbox.push(message);
       return;
@@ -212,8 +229,8 @@ export class SimNode {
     this.runTurn();
   }
 
-  counters(): { inboxDropped: number } {
-    return { inboxDropped: this.inboxDropped };
+  counters(): { inboxDropped: number; appliedDuringWrite: number } {
+    return { inboxDropped: this.inboxDropped, appliedDuringWrite: this.appliedDuringWrite };
   }
 
   private request<R>(call: (raw: RawNode) => R): R | undefined {
@@ -307,7 +324,11 @@ export class SimNode {
       this.appliedIndex = snapshot.metadata.index;
       this.deps.observer.snapshotRestored(this, snapshot.metadata, snapshot.data);
     }
-    for (const entry of ready.committedEntries) {
+    this.applyEntries(ready.committedEntries);
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const entry of entries) {
       if (entry.index !== this.appliedIndex + 1) {
         violated("applyOrder", `node ${this.id} applies ${entry.index}@${entry.term} after ${this.appliedIndex}`);
       }

@@ -473,6 +473,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       inboxMessagesMax: p.inboxMessagesMax,
       readiesPerTurnMax: p.readiesPerTurnMax,
       earlyReplication: p.earlyReplication,
+      applyDuringWrite: p.applyDuringWrite,
     };
     const deps: SimNodeDeps = {
       env: this,
@@ -515,6 +516,7 @@ export class Simulation implements NodeEnv, NodeObserver, ClusterView, FaultHost
       ...prefixed("client.", this.client.counters()),
       diskWrites: disks.reduce((sum, d) => sum + d.writes, 0),
       lostWrites: disks.reduce((sum, d) => sum + d.lostWrites, 0),
+      appliedDuringWrite: this.nodes.reduce((sum, n) => sum + n.counters().appliedDuringWrite, 0),
       leadersElected: this.checker.leaderCount(),
       committed: this.checker.committedIndex(),
       ...(this.locks?.stats() ?? {}),

@@ -254,6 +254,7 @@ export class GlobalSim implements NodeEnv, NodeObserver {
           inboxMessagesMax: 1024,
           readiesPerTurnMax: 1000,
           earlyReplication: true,
+          applyDuringWrite: true,
         };
         const disk = new SimDisk(conf, { fsyncMsMin: 0.1, fsyncMsMax: 2, slowFsyncProbability: 0.01, slowFsyncMsMax: 30 }, this.forkRng());
         const node = new SimNode(config, {

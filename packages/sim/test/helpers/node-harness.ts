@@ -22,7 +22,7 @@ export function harness(
   const sent: Message[] = [];
   const fsyncs: { life: number; delayUs: number }[] = [];
   const node = new SimNode(
-    { id: asNodeId(id), raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100, earlyReplication },
+    { id: asNodeId(id), raft: { electionTicks: 10, heartbeatTicks: 1 }, snapshotEveryEntries: 100, snapshotKeepTailEntries: 10, inboxMessagesMax: 16, readiesPerTurnMax: 100, earlyReplication, applyDuringWrite: false },
     {
       env: { scheduleDiskDone: (_node, life, delayUs) => fsyncs.push({ life, delayUs }), send: (m) => sent.push(m) },
       observer,

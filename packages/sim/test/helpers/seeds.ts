@@ -24,7 +24,7 @@ export function expectSeedsHold(options: RunOptions, first: number, count: numbe
   }
   expect(out).toEqual([]);
   // About a quarter of what the profiles produce on average, per seed.
-  const least: Record<string, number> = { crashes: 4, partitions: 2, leadersElected: 2, lostWrites: 0.5, snapshotsInstalled: 0.1, readsServed: 2, committed: 50 };
+  const least: Record<string, number> = { crashes: 4, partitions: 2, leadersElected: 2, lostWrites: 0.5, snapshotsInstalled: 0.1, readsServed: 2, committed: 50, appliedDuringWrite: 0.5 };
   for (const [key, perSeed] of Object.entries(least)) expect(totals[key] ?? 0, `${key} over seeds ${first}..${first + count - 1}`).toBeGreaterThanOrEqual(perSeed * count);
 }
 
