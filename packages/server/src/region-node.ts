@@ -98,10 +98,11 @@ export class RegionNode {
   private readonly heldEmptyAppends = new Map<NodeId, Message>();
   private heldTimer: NodeJS.Timeout | undefined;
   /**
-   * Set while this node's own write of a Ready is in flight and the Ready's committed entries
+   * Set while a leader's own write of a Ready is in flight and the Ready's committed entries
    * are applied: entries that acknowledgements commit meanwhile are applied as they arrive.
    */
   private applyingDuringWrite = false;
+  private role: Role = "follower";
 
   constructor(
     private readonly options: RegionNodeOptions,
@@ -228,9 +229,13 @@ export class RegionNode {
     try {
       while (!this.stopped && this.raw.hasReady()) {
         const ready = this.raw.ready();
-        // Committed entries that were already durable before this Ready are applied while
-        // its own writes are in flight: their answers leave one fsync earlier.
-        const durableNow = ready.snapshot === undefined ? this.durablePrefix(ready.committedEntries) : 0;
+        const leading = (ready.softState?.role ?? this.role) === "leader";
+        // On a leader, committed entries that were already durable before this Ready are
+        // applied while its own write is in flight: their answers leave one fsync earlier. A
+        // follower's applies answer nobody, and JavaScript cannot interrupt an apply when the
+        // write completes: its acknowledgement, which the commit waits for, would leave only
+        // after it (a 60-command batch outlasts the fsync). A follower applies after acking.
+        const durableNow = leading && ready.snapshot === undefined ? this.durablePrefix(ready.committedEntries) : 0;
         // The leader's appends go out now, so followers fsync while this node does.
         for (const message of ready.messages) if (mayLeaveBeforePersist(message)) this.send(message);
         // Written before the disk batch is built and before the apply, not after them.
@@ -238,8 +243,7 @@ export class RegionNode {
         let persisted: Promise<void> | undefined;
         if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.mustSync) {
           persisted = this.log.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot }, { sync: ready.mustSync });
-          // The disk works while the entries below are applied, not after: a follower's
-          // acknowledgement waits for this write, not for the apply of the previous batch.
+          // The disk works while the leader applies below, not after.
           this.log.startWriting();
         } else if (ready.hardState !== undefined) {
           this.log.advanceCommit(ready.hardState);
@@ -250,7 +254,7 @@ export class RegionNode {
           // A leader descheduled between its sends starts its own write late; the followers'
           // acknowledgements then commit the entries first, and their answers need not wait
           // for this disk (the rest of the Ready's committed entries must be applied first).
-          this.applyingDuringWrite = durableNow === ready.committedEntries.length && ready.snapshot === undefined;
+          this.applyingDuringWrite = leading && durableNow === ready.committedEntries.length && ready.snapshot === undefined;
           try {
             await persisted;
           } finally {
@@ -269,6 +273,7 @@ export class RegionNode {
         this.apply(ready.committedEntries.slice(durableNow));
         this.raw.advance();
         if (ready.softState !== undefined) {
+          this.role = ready.softState.role;
           const status = this.raw.status();
           this.logger.info({ term: status.term, role: ready.softState.role, leader: ready.softState.leader }, "raft role changed");
           this.app.onLeadership?.(ready.softState.role, ready.softState.leader, status.term);

@@ -225,6 +225,33 @@ describe("RegionNode disk writes", () => {
   });
 });
 
+describe("RegionNode follower acknowledgements", () => {
+  it("acknowledges a Ready's new entries before it applies the entries that Ready commits", async () => {
+    // As above: a follower's Ready holds "second" to write and "first" to apply. Its
+    // acknowledgement of "second" is what the leader's commit waits for; the apply is not.
+    const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
+    const leader = leaderOf(all);
+    const followers = all.filter((n) => n !== leader);
+    const marker = bytes("acknowledged-before-apply");
+    const carriesMarker = (m: Message): boolean => m.type === "append" && m.entries.some((e) => Buffer.from(e.data).equals(Buffer.from(marker)));
+    const ackedAtApply = new Map<TestNode, boolean>();
+    leader.app.onApply = (data) => {
+      if (data === "first") leader.node.propose(marker);
+    };
+    for (const follower of followers) {
+      follower.app.onApply = (data) => {
+        if (data !== "first") return;
+        const append = leader.sent.find(carriesMarker) as Extract<Message, { type: "append" }> | undefined;
+        const markerIndex = append?.entries.find((e) => Buffer.from(e.data).equals(Buffer.from(marker)))?.index;
+        ackedAtApply.set(follower, markerIndex !== undefined && follower.sent.some((m) => m.type === "appendResp" && !m.reject && m.index >= markerIndex));
+      };
+    }
+    expect(leader.node.propose(bytes("first")).ok).toBe(true);
+    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("acknowledged-before-apply"))).toBe(true), { timeout: 5_000, interval: 5 });
+    expect(followers.map((f) => ackedAtApply.get(f))).toEqual([true, true]);
+  });
+});
+
 describe("RegionNode apply during its own write", () => {
   it("applies an entry the followers made durable while the leader's own write of it is still unfinished", async () => {
     // Elections far off: the leader sends nothing while its write is held.
