@@ -9,13 +9,16 @@
 // - lock cycle (try-lock acquire + release) against etcd's lease+txn cycle, c = 1/16/64/256;
 // - 16 workers contending on one name against etcd's v3lock.
 // The geolock row of each pair carries the ratios: etcdOpsRatio (geolock ops/s over etcd's)
-// and etcdP50Ratio (geolock p50 over etcd's).
+// and etcdP50Ratio (geolock p50 over etcd's), each a ratio of the two medians; and
+// pairedOpsRatio and pairedP50Ratio, the medians of the ratios of the repeats run side by
+// side (repeat i of one against repeat i of the other). When the machine drifts during a
+// pair, the two medians may come from different phases; the paired ratios do not.
 
 import { join } from "node:path";
 import { EtcdClient } from "../etcd-client.js";
 import { startEtcdCluster } from "../etcd-cluster.js";
 import { startGeolockCluster } from "../geolock-cluster.js";
-import { BASELINE_CONCURRENCIES, measureInterleaved, type PreparedScenario } from "../scenario.js";
+import { BASELINE_CONCURRENCIES, measureInterleaved, median, type PreparedScenario } from "../scenario.js";
 import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 import { prepareContendedV3lock, prepareLockTxn, preparePut } from "./etcd.js";
 import { prepareContended, prepareLockCycle, prepareRegionWrite, REGION } from "./geolock.js";
@@ -30,6 +33,13 @@ function ratio(numerator: number, denominator: number): number {
   return Math.round((numerator / denominator) * 100) / 100;
 }
 
+/** The median of `pick(a[i]) / pick(b[i])` over the repeats both have, to two decimals. */
+export function pairedRatio<T>(a: readonly T[], b: readonly T[], pick: (run: T) => number): number | undefined {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) ratios.push(pick(a[i] as T) / pick(b[i] as T));
+  return ratios.length === 0 ? undefined : Math.round(median(ratios) * 100) / 100;
+}
+
 async function measurePair(options: BenchOptions, pair: Pair): Promise<ScenarioResult[]> {
   const geolock = await pair.geolock();
   try {
@@ -38,6 +48,10 @@ async function measurePair(options: BenchOptions, pair: Pair): Promise<ScenarioR
       const [g, e] = await measureInterleaved(options, geolock.spec, etcd.spec);
       const ratios: Record<string, number> = { etcdOpsRatio: ratio(g.opsPerSecond, e.opsPerSecond) };
       if (g.p50Ms !== undefined && e.p50Ms !== undefined) ratios["etcdP50Ratio"] = ratio(g.p50Ms, e.p50Ms);
+      const pairedOps = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.opsPerSecond);
+      const pairedP50 = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.p50Ms);
+      if (pairedOps !== undefined) ratios["pairedOpsRatio"] = pairedOps;
+      if (pairedP50 !== undefined) ratios["pairedP50Ratio"] = pairedP50;
       return [{ ...g, extra: { ...g.extra, ...ratios } }, e];
     } finally {
       await etcd.dispose();
