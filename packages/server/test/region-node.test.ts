@@ -141,6 +141,30 @@ async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
 }
 
 const leaderOf = (all: TestNode[]): TestNode => all.find((n) => n.app.role === "leader") as TestNode;
+
+/**
+ * The leader every node agrees on, in one term, once it replicates to every follower
+ * directly. Under load a first leader may already have lost a second election that its
+ * application has not heard of yet; and a leader still probing a follower sends it the next
+ * entry only in the Ready after the one it is writing, so holding its disk would hold that
+ * entry back from the followers too.
+ */
+async function settledLeader(all: TestNode[]): Promise<TestNode> {
+  let leader: TestNode | undefined;
+  await vi.waitFor(
+    () => {
+      const statuses = all.map((n) => n.node.status());
+      const leading = statuses.find((s) => s.role === "leader");
+      expect(leading).toBeDefined();
+      expect(statuses.every((s) => s.leader === leading?.id && s.term === leading.term)).toBe(true);
+      expect(leading?.progress.every((p) => p.state === "replicate" && p.match === leading.commit)).toBe(true);
+      leader = all[statuses.indexOf(leading as (typeof statuses)[number])];
+      expect(leader?.app.role).toBe("leader");
+    },
+    { timeout: 5_000, interval: 5 },
+  );
+  return leader as TestNode;
+}
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 describe("RegionNode commit updates", () => {
@@ -254,23 +278,40 @@ describe("RegionNode follower acknowledgements", () => {
 
 describe("RegionNode apply during its own write", () => {
   it("applies an entry the followers made durable while the leader's own write of it is still unfinished", async () => {
-    // Elections far off: the leader sends nothing while its write is held.
+    // A leader whose disk is held sends no heartbeats either: on a loaded machine a follower
+    // may time out and win an election before the acknowledgements come back. The claim is
+    // about a leader that keeps leading, so such a try is discarded and made again, with a
+    // bounded number of tries; every try that keeps its leader must show the early apply.
     const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2 });
-    const leader = leaderOf(all);
-    const followers = all.filter((n) => n !== leader);
-    leader.gate.close();
-    expect(leader.node.propose(bytes("x")).ok).toBe(true);
-    await vi.waitFor(() => expect(leader.app.applied).toContain("x"), { timeout: 2_000, interval: 2 });
-    expect(leader.gate.held).toBeGreaterThan(0);
-    expect(leader.node.status().role).toBe("leader");
-    leader.gate.open();
-    await vi.waitFor(() => expect(followers.every((f) => f.app.applied.includes("x"))).toBe(true), { timeout: 5_000, interval: 5 });
-    expect(leader.app.applied.filter((d) => d === "x")).toHaveLength(1);
+    const TRIES = 3;
+    let shown = false;
+    for (let attempt = 0; attempt < TRIES && !shown; attempt++) {
+      const leader = await settledLeader(all);
+      const term = leader.node.status().term;
+      const data = `x${attempt}`;
+      leader.gate.close();
+      expect(leader.node.propose(bytes(data)).ok).toBe(true);
+      await vi
+        .waitFor(() => expect(leader.app.applied.includes(data) || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 })
+        .catch(() => undefined);
+      const stillLeading = leader.node.status().term === term && leader.node.status().role === "leader";
+      if (stillLeading) {
+        expect(leader.app.applied).toContain(data);
+        expect(leader.gate.held).toBeGreaterThan(0);
+        shown = true;
+      }
+      leader.gate.open();
+      if (shown) {
+        await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes(data))).toBe(true), { timeout: 5_000, interval: 5 });
+        expect(leader.app.applied.filter((d) => d === data)).toHaveLength(1);
+      }
+    }
+    expect(shown, `no try showed it: in all ${TRIES} the leader, its disk held, was still waiting when a follower won a new term`).toBe(true);
   });
 
   it("applies nothing of its own while a write is held if no follower has the entry either", async () => {
     const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2 });
-    const leader = leaderOf(all);
+    const leader = await settledLeader(all);
     for (const n of all) n.gate.close();
     expect(leader.node.propose(bytes("y")).ok).toBe(true);
     await vi.waitFor(() => expect(all.every((n) => n.gate.held > 0)).toBe(true), { timeout: 2_000, interval: 2 });
