@@ -223,56 +223,51 @@ describe("RegionNode commit updates", () => {
   });
 });
 
+/**
+ * The leader proposes "first" and, once it applies it, `second`. The commit of "first" then
+ * reaches the followers only with the append of `second` (the held commit update outlives the
+ * test), so each follower's Ready holds `second` to write and "first" to apply. Returns what
+ * `observe` says of each follower at the moment it applies "first".
+ */
+async function atFollowersApplyingFirst(second: Uint8Array, observe: (follower: TestNode, secondIndex: number | undefined) => boolean): Promise<boolean[]> {
+  const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
+  const leader = leaderOf(all);
+  const followers = all.filter((n) => n !== leader);
+  const isSecond = (data: Uint8Array): boolean => Buffer.from(data).equals(Buffer.from(second));
+  const secondIndex = (): number | undefined => {
+    for (const m of leader.sent) if (m.type === "append") for (const e of m.entries) if (isSecond(e.data)) return e.index;
+    return undefined;
+  };
+  const seen = new Map<TestNode, boolean>();
+  leader.app.onApply = (data) => {
+    if (data === "first") leader.node.propose(second);
+  };
+  for (const follower of followers) {
+    follower.app.onApply = (data) => {
+      if (data === "first") seen.set(follower, observe(follower, secondIndex()));
+    };
+  }
+  expect(leader.node.propose(bytes("first")).ok).toBe(true);
+  const text = new TextDecoder().decode(second);
+  await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes(text))).toBe(true), { timeout: 5_000, interval: 5 });
+  return followers.map((f) => seen.get(f) ?? false);
+}
+
 describe("RegionNode disk writes", () => {
   it("starts writing a Ready's new entries before it applies the already-durable entries that Ready commits", async () => {
-    // The commit of "first" reaches the followers only with the append of "second" (the
-    // held commit update outlives the test), so their Ready holds both: "second" to write,
-    // "first" to apply. The write must be on its way while "first" is applied, or the
-    // follower's acknowledgement of "second" waits for the apply.
-    const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
-    const leader = leaderOf(all);
-    const followers = all.filter((n) => n !== leader);
     const marker = bytes("second-entry-marker");
     const holdsMarker = (ops: readonly StoreOp[]): boolean => ops.some((op) => op.type === "put" && Buffer.from(op.value).includes(Buffer.from(marker)));
-    const writeStartedAtApply = new Map<TestNode, boolean>();
-    leader.app.onApply = (data) => {
-      if (data === "first") leader.node.propose(marker);
-    };
-    for (const follower of followers) {
-      follower.app.onApply = (data) => {
-        if (data === "first") writeStartedAtApply.set(follower, follower.startedWrites.some(holdsMarker));
-      };
-    }
-    expect(leader.node.propose(bytes("first")).ok).toBe(true);
-    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("second-entry-marker"))).toBe(true), { timeout: 5_000, interval: 5 });
-    expect(followers.map((f) => writeStartedAtApply.get(f))).toEqual([true, true]);
+    expect(await atFollowersApplyingFirst(marker, (follower) => follower.startedWrites.some(holdsMarker))).toEqual([true, true]);
   });
 });
 
 describe("RegionNode follower acknowledgements", () => {
   it("acknowledges a Ready's new entries before it applies the entries that Ready commits", async () => {
-    // As above: a follower's Ready holds "second" to write and "first" to apply. Its
-    // acknowledgement of "second" is what the leader's commit waits for; the apply is not.
-    const all = await startRegion({ ...FAST, emptyAppendHoldMs: 60_000 });
-    const leader = leaderOf(all);
-    const followers = all.filter((n) => n !== leader);
-    const marker = bytes("acknowledged-before-apply");
-    const carriesMarker = (m: Message): boolean => m.type === "append" && m.entries.some((e) => Buffer.from(e.data).equals(Buffer.from(marker)));
-    const ackedAtApply = new Map<TestNode, boolean>();
-    leader.app.onApply = (data) => {
-      if (data === "first") leader.node.propose(marker);
-    };
-    for (const follower of followers) {
-      follower.app.onApply = (data) => {
-        if (data !== "first") return;
-        const append = leader.sent.find(carriesMarker) as Extract<Message, { type: "append" }> | undefined;
-        const markerIndex = append?.entries.find((e) => Buffer.from(e.data).equals(Buffer.from(marker)))?.index;
-        ackedAtApply.set(follower, markerIndex !== undefined && follower.sent.some((m) => m.type === "appendResp" && !m.reject && m.index >= markerIndex));
-      };
-    }
-    expect(leader.node.propose(bytes("first")).ok).toBe(true);
-    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("acknowledged-before-apply"))).toBe(true), { timeout: 5_000, interval: 5 });
-    expect(followers.map((f) => ackedAtApply.get(f))).toEqual([true, true]);
+    // The acknowledgement of the second entry is what the leader's commit waits for; the
+    // follower's apply of the first answers nobody, so it comes after.
+    const acked = (follower: TestNode, secondIndex: number | undefined): boolean =>
+      secondIndex !== undefined && follower.sent.some((m) => m.type === "appendResp" && !m.reject && m.index >= secondIndex);
+    expect(await atFollowersApplyingFirst(bytes("acknowledged-before-apply"), acked)).toEqual([true, true]);
   });
 });
 
