@@ -24,4 +24,9 @@ describe("pairedRatio", () => {
     expect(pairedRatio(runs(4, 6, 10), runs(2, 2), ops)).toBe(2.5);
     expect(pairedRatio(runs(), runs(1), ops)).toBeUndefined();
   });
+
+  it("leaves out a pair whose baseline repeat completed nothing, rather than reporting Infinity", () => {
+    expect(pairedRatio(runs(10, 20, 30), runs(0, 2, 3), ops)).toBe(10);
+    expect(pairedRatio(runs(10), runs(0), ops)).toBeUndefined();
+  });
 });

@@ -33,10 +33,16 @@ function ratio(numerator: number, denominator: number): number {
   return Math.round((numerator / denominator) * 100) / 100;
 }
 
-/** The median of `pick(a[i]) / pick(b[i])` over the repeats both have, to two decimals. */
+/**
+ * The median of `pick(a[i]) / pick(b[i])` over the repeats both have, to two decimals. A pair
+ * whose denominator is not a positive number (a repeat that completed nothing) has no ratio.
+ */
 export function pairedRatio<T>(a: readonly T[], b: readonly T[], pick: (run: T) => number): number | undefined {
   const ratios: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) ratios.push(pick(a[i] as T) / pick(b[i] as T));
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const denominator = pick(b[i] as T);
+    if (denominator > 0 && Number.isFinite(denominator)) ratios.push(pick(a[i] as T) / denominator);
+  }
   return ratios.length === 0 ? undefined : Math.round(median(ratios) * 100) / 100;
 }
 

@@ -1,6 +1,8 @@
 // The Raft driver over the in-memory transport and log: three nodes of one region. An empty
 // append (a commit update) is held briefly and dropped when the next append to the same
-// follower carries the newer commit index; when none follows, it still goes out.
+// follower carries the newer commit index; when none follows, it still goes out. A follower
+// starts its write and acknowledges before it applies; a leader applies what its followers
+// committed while its own write is still held.
 import { asNodeId, type Entry, type Message, type NodeId, type Role } from "@geolock/raft";
 import { DurableLog, MemoryDisk, type RecordStore, type StoreOp } from "@geolock/storage";
 import { MemoryTransportNetwork, type PeerId, type PeerTransport } from "@geolock/transport";
