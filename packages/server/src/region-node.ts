@@ -386,6 +386,10 @@ export class RegionNode {
 
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedSinceSnapshot < this.options.snapshotEveryEntries) return;
+    // Entries a leader applied during its own write were committed after that Ready was
+    // made: the log hears of their commit index only with a later Ready, and refuses a
+    // snapshot beyond it. The snapshot waits for that Ready (maybeSnapshot runs after each).
+    if (this.applied > this.log.view.hardState().commit) return;
     this.snapshotting = true;
     const index = this.applied;
     const data = this.app.snapshot();

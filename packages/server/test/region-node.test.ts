@@ -93,22 +93,30 @@ interface TestNode {
   /** The ops of each disk write this node started, in order. */
   readonly startedWrites: (readonly StoreOp[])[];
   readonly gate: WriteGate;
+  readonly log: DurableLog;
   /** Called with each Raft message this node sends. */
   onSent: (message: Message) => void;
 }
 
 let network: MemoryTransportNetwork | undefined;
 let nodes: TestNode[] = [];
+/** What a node's driver stopped on; every test ends with none. */
+let fatalErrors: Error[] = [];
 
 afterEach(async () => {
   for (const n of nodes) await n.node.stop();
   await network?.close();
   nodes = [];
   network = undefined;
+  const failures = fatalErrors;
+  fatalErrors = [];
+  expect(failures.map((error) => error.message)).toEqual([]);
 });
 
 interface RegionTiming {
   readonly emptyAppendHoldMs?: number;
+  /** A snapshot after this many applied entries; 1,000 unless set. */
+  readonly snapshotEveryEntries?: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
 }
@@ -116,7 +124,7 @@ interface RegionTiming {
 const FAST: RegionTiming = { electionTicks: 10, heartbeatTicks: 2 };
 
 async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
-  const { emptyAppendHoldMs, electionTicks, heartbeatTicks } = timing;
+  const { emptyAppendHoldMs, electionTicks, heartbeatTicks, snapshotEveryEntries = 1_000 } = timing;
   network = new MemoryTransportNetwork();
   const members = new Map(IDS.map((id) => [id, peerOf(id)] as const));
   for (const id of IDS) {
@@ -126,9 +134,10 @@ async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
     const log = await DurableLog.openStore(store, { clusterId: "test", region: REGION, nodeId: id }, { initialConfState: { voters: [...IDS], learners: [] } });
     const app = new RecordingApp();
     const sent: Message[] = [];
-    const options = { nodeId: id, members, tickMs: 5, electionTicks, heartbeatTicks, snapshotEveryEntries: 1_000, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
-    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; startedWrites: (readonly StoreOp[])[]; gate: WriteGate; onSent: (message: Message) => void } = {
+    const options = { nodeId: id, members, tickMs: 5, electionTicks, heartbeatTicks, snapshotEveryEntries, snapshotKeepTailEntries: 100, seed: id, ...(emptyAppendHoldMs === undefined ? {} : { emptyAppendHoldMs }) };
+    const testNode: { node?: RegionNode; app: RecordingApp; sent: Message[]; startedWrites: (readonly StoreOp[])[]; gate: WriteGate; log: DurableLog; onSent: (message: Message) => void } = {
       app,
+      log,
       sent,
       startedWrites,
       gate,
@@ -137,7 +146,7 @@ async function startRegion(timing: RegionTiming = FAST): Promise<TestNode[]> {
     testNode.node = new RegionNode(options, log, recording(network.create(peerOf(id)), sent, (m) => testNode.onSent(m)), app, pino({ level: "silent" }));
     nodes.push(testNode as TestNode);
   }
-  for (const n of nodes) n.node.start((error) => { throw error; });
+  for (const n of nodes) n.node.start((error) => fatalErrors.push(error));
   await vi.waitFor(() => expect(nodes.filter((n) => n.app.role === "leader")).toHaveLength(1), { timeout: 5_000, interval: 5 });
   return nodes;
 }
@@ -304,6 +313,27 @@ describe("RegionNode apply during its own write", () => {
       }
     }
     expect(shown, `no try showed it: in all ${TRIES} the leader, its disk held, was still waiting when a follower won a new term`).toBe(true);
+  });
+
+  it("takes a snapshot that falls due on an entry applied during the write only once its commit is in the log's hard state", async () => {
+    // The entry's commit index reaches the log only with a later Ready: a snapshot at the
+    // applied index taken as soon as the write completes would be beyond the durable commit,
+    // which the log refuses, stopping the node.
+    const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2, snapshotEveryEntries: 1 });
+    const leader = await settledLeader(all);
+    const term = leader.node.status().term;
+    leader.gate.close();
+    const proposed = leader.node.propose(bytes("snap"));
+    if (!proposed.ok) throw new Error(`the settled leader refused a proposal: ${proposed.reason}`);
+    await vi.waitFor(() => expect(leader.app.applied.includes("snap") || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 });
+    const appliedDuringWrite = leader.app.applied.includes("snap") && leader.gate.held > 0;
+    leader.gate.open();
+    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("snap"))).toBe(true), { timeout: 5_000, interval: 5 });
+    expect(fatalErrors.map((error) => error.message)).toEqual([]);
+    // The snapshot is only put off: the next Ready records the commit, and it is taken.
+    await vi.waitFor(() => expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(proposed.index), { timeout: 5_000, interval: 5 });
+    // A machine slow enough to lose the leader before the followers answer shows nothing.
+    if (leader.node.status().term === term) expect(appliedDuringWrite).toBe(true);
   });
 
   it("applies nothing of its own while a write is held if no follower has the entry either", async () => {
