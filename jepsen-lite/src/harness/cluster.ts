@@ -15,6 +15,12 @@ const NODES_PER_REGION = 3;
 /** The repository root, from src/harness or dist/harness alike. */
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const NODE_ENTRY = join(REPO_ROOT, "dist/node.js");
+/**
+ * Far below the node's default (10,000): a run of a few thousand operations then takes
+ * snapshots and compacts the log many times, under the faults, and a follower that was cut
+ * off or paused catches up by InstallSnapshot rather than from the log.
+ */
+export const SNAPSHOT_EVERY_ENTRIES = 200;
 export const UNSAFE_ENTRY = join(REPO_ROOT, "jepsen-lite/dist/unsafe-server-main.js");
 const CLUSTER_SECRET = "jepsen-lite-cluster-secret-0123456789";
 /** A graceful stop (leadership hand-over) gets this long before SIGKILL. */
@@ -149,7 +155,7 @@ export class Cluster {
     return regions.flatMap((region) =>
       region.nodes.map((n) => {
         const name = `${region.name}/${n.id}`;
-        const args = ["--region", region.name, "--node", String(n.id), "--config", configFile, "--data", join(this.runDir, "data", `${region.name}-${n.id}`), "--log-level", "info"];
+        const args = ["--region", region.name, "--node", String(n.id), "--config", configFile, "--data", join(this.runDir, "data", `${region.name}-${n.id}`), "--log-level", "info", "--snapshot-every", String(SNAPSHOT_EVERY_ENTRIES)];
         const process = registry.create({ name, script: NODE_ENTRY, args, logFile: join(this.runDir, "logs", `${region.name}-${n.id}.log`), ipc: false });
         return { name, region: region.name, id: n.id, host: n.host, port: n.port, process, env: {} };
       }),

@@ -40,10 +40,18 @@ export interface NodeOptions {
   readonly logLevel: string;
   /** One-way delays added to messages to other regions (WAN emulation); empty when off. */
   readonly wan: WanDelays;
+  /** Applied entries between two snapshots of the region's state (then the log is compacted). */
+  readonly snapshotEveryEntries: number;
 }
+
+export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
+/** Bounds of --snapshot-every: a snapshot per entry at most, and one at least every 10 million. */
+export const SNAPSHOT_EVERY_MIN = 1;
+export const SNAPSHOT_EVERY_MAX = 10_000_000;
 
 export const USAGE = `usage: node dist/node.js --region NAME [--node N] [--config cluster.json] [--data DIR]
                           [--secret-file FILE] [--log-level info] [--wan SPEC]
+                          [--snapshot-every N]
 
   --region       the region this node belongs to (local topology: us-east, us-west, eu-west)
   --node         the node's id within its region (default 1)
@@ -55,7 +63,10 @@ export const USAGE = `usage: node dist/node.js --region NAME [--node N] [--confi
   --log-level    pino level: trace, debug, info, warn, error (default info)
   --wan          emulate WAN latency on links to other regions: "realistic" (one way:
                  us-east/us-west 30 ms, us-east/eu-west 40 ms, us-west/eu-west 70 ms) or
-                 "regionA:regionB=ms,..."; also GEOLOCK_WAN. Off by default.`;
+                 "regionA:regionB=ms,..."; also GEOLOCK_WAN. Off by default.
+  --snapshot-every  snapshot the region's state and compact the log after this many applied
+                 entries (default 10000, like etcd's --snapshot-count); the log keeps the
+                 last min(N, 1000) entries for followers that lag behind`;
 
 export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): NodeOptions {
   let values;
@@ -70,6 +81,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
         "secret-file": { type: "string" },
         "log-level": { type: "string" },
         wan: { type: "string" },
+        "snapshot-every": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -105,16 +117,27 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       throw error;
     }
   }
+  const snapshotEveryEntries = parseSnapshotEvery(values["snapshot-every"]);
   return {
     topology,
     region,
     self,
     wan,
+    snapshotEveryEntries,
     dataDir: resolve(values.data ?? `data/${region.name}-${self.id}`),
     secret: loadSecret(values["secret-file"], env, values.config === undefined),
     usingBuiltInTopology: values.config === undefined,
     logLevel,
   };
+}
+
+function parseSnapshotEvery(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_SNAPSHOT_EVERY_ENTRIES;
+  const n = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < SNAPSHOT_EVERY_MIN || n > SNAPSHOT_EVERY_MAX) {
+    throw new NodeStartError(`--snapshot-every must be a whole number of entries from ${SNAPSHOT_EVERY_MIN} to ${SNAPSHOT_EVERY_MAX}, got "${text}"`, EXIT.usage);
+  }
+  return n;
 }
 
 function loadTopology(path: string): Topology {

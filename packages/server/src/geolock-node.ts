@@ -30,6 +30,8 @@ import { wanDelayMs, WanTransport } from "./wan.js";
 export const RAFT_TIMING = { tickMs: 10, heartbeatTicks: 5, electionTicks: 30 } as const;
 /** A follower within this many entries of its commit index counts as caught up for /ready. */
 const READY_LAG_ENTRIES_MAX = 1_000;
+/** After a snapshot the log keeps this many entries at most, so a follower a little behind catches up from the log. */
+const SNAPSHOT_KEEP_TAIL_ENTRIES_MAX = 1_000;
 
 type PeerTransportLike = { close(): Promise<void> };
 
@@ -122,8 +124,8 @@ export class GeolockNode {
         nodeId: asNodeId(self.id),
         members,
         ...RAFT_TIMING,
-        snapshotEveryEntries: 10_000,
-        snapshotKeepTailEntries: 1_000,
+        snapshotEveryEntries: options.snapshotEveryEntries,
+        snapshotKeepTailEntries: Math.min(options.snapshotEveryEntries, SNAPSHOT_KEEP_TAIL_ENTRIES_MAX),
         seed: (self.port * 7919 + Number(process.pid)) >>> 0,
       },
       log,

@@ -48,6 +48,16 @@ describe("node arguments", () => {
     expect(options.usingBuiltInTopology).toBe(true);
   });
 
+  it("snapshots every 10,000 entries unless --snapshot-every says otherwise, and refuses a count that is not a whole number in range", () => {
+    expect(parseNodeArgs(["--region", "eu-west"], {}).snapshotEveryEntries).toBe(10_000);
+    expect(parseNodeArgs(["--region", "eu-west", "--snapshot-every", "200"], {}).snapshotEveryEntries).toBe(200);
+    for (const bad of ["0", "-5", "1.5", "1e3", "ten", "", "10000001"]) {
+      const error = startError(["--region", "eu-west", `--snapshot-every=${bad}`]);
+      expect(error.exitCode).toBe(EXIT.usage);
+      expect(error.message).toContain("--snapshot-every must be a whole number of entries from 1 to 10000000");
+    }
+  });
+
   it("refuses an unknown region or node with the usage exit code", () => {
     expect(startError(["--region", "mars"]).exitCode).toBe(EXIT.usage);
     expect(startError(["--region", "mars"]).message).toContain("known: us-east, us-west, eu-west");
