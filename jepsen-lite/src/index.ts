@@ -66,6 +66,7 @@ export { planFaults, type NemesisEvent, type PlannedFault, type ScheduleOptions,
 export { HistoryRecorder, resourceKey } from "./harness/recorder.js";
 export { GuardedResource, type WriteDecision } from "./harness/resource.js";
 export { decodeFromWorker, type FromWorker, type ToWorker, type WorkerConfig } from "./harness/protocol.js";
-export { readNemesisLog, summarize, verdictOf, type RunSummary, type RunVerdict, type SummaryChecks } from "./harness/summary.js";
+export { describeCrash, readNemesisLog, summarize, verdictOf, type RunSummary, type RunVerdict, type SummaryChecks } from "./harness/summary.js";
+export { ProcessRegistry, type ProcessCrash, type ProcessSpec } from "./harness/processes.js";
 export { renderReport, type ReportInput } from "./report/html.js";
 export { decodeUnsafeRequest, serveUnsafe, UnsafeLockServer, type UnsafeRequest } from "./unsafe-server.js";

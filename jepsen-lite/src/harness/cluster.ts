@@ -156,7 +156,7 @@ export class Cluster {
       region.nodes.map((n) => {
         const name = `${region.name}/${n.id}`;
         const args = ["--region", region.name, "--node", String(n.id), "--config", configFile, "--data", join(this.runDir, "data", `${region.name}-${n.id}`), "--log-level", "info", "--snapshot-every", String(SNAPSHOT_EVERY_ENTRIES)];
-        const process = registry.create({ name, script: NODE_ENTRY, args, logFile: join(this.runDir, "logs", `${region.name}-${n.id}.log`), ipc: false });
+        const process = registry.create({ name, script: NODE_ENTRY, args, logFile: join(this.runDir, "logs", `${region.name}-${n.id}.log`), ipc: false, runsUntilStopped: true });
         return { name, region: region.name, id: n.id, host: n.host, port: n.port, process, env: {} };
       }),
     );
@@ -165,7 +165,7 @@ export class Cluster {
   private unsafeNode(portBase: number, registry: ProcessRegistry): ClusterNode {
     const host = nodeHost(1, 1);
     const port = portBase + 11;
-    const process = registry.create({ name: "unsafe/1", script: UNSAFE_ENTRY, args: ["--host", host, "--port", String(port)], logFile: join(this.runDir, "logs", "unsafe-1.log"), ipc: false });
+    const process = registry.create({ name: "unsafe/1", script: UNSAFE_ENTRY, args: ["--host", host, "--port", String(port)], logFile: join(this.runDir, "logs", "unsafe-1.log"), ipc: false, runsUntilStopped: true });
     return { name: "unsafe/1", region: "unsafe", id: 1, host, port, process, env: {} };
   }
 }

@@ -15,6 +15,21 @@ export interface ProcessSpec {
   readonly logFile: string;
   /** With an IPC channel (client workers talk to the harness over it). */
   readonly ipc: boolean;
+  /**
+   * Runs until the harness stops it (a node): an exit the harness did not cause (kill,
+   * stop) is recorded as a crash, which fails the run. Workers finish by themselves.
+   */
+  readonly runsUntilStopped?: boolean;
+}
+
+/** A process that exited without the harness stopping it. */
+export interface ProcessCrash {
+  readonly name: string;
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Wall-clock time of the exit (ISO 8601). */
+  readonly at: string;
+  readonly logFile: string;
 }
 
 /** Bound on waiting for a process to exit after SIGKILL: the kernel reaps it long before. */
@@ -24,6 +39,8 @@ export class ManagedProcess {
   private child: ChildProcess | undefined;
   private exit: Promise<void> = Promise.resolve();
   private paused = false;
+  /** Set once the harness sends the signal that ends this run of the process. */
+  private stopping = false;
 
   constructor(readonly spec: ProcessSpec, private readonly registry: ProcessRegistry) {}
 
@@ -53,7 +70,15 @@ export class ManagedProcess {
     closeSync(fd);
     this.child = child;
     this.paused = false;
-    this.exit = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.stopping = false;
+    this.exit = new Promise((resolve) =>
+      child.once("exit", (code, signal) => {
+        if (this.spec.runsUntilStopped === true && !this.stopping) {
+          this.registry.crashed({ name: this.spec.name, code, signal, at: new Date().toISOString(), logFile: this.spec.logFile });
+        }
+        resolve();
+      }),
+    );
     this.registry.add(this);
     return child;
   }
@@ -61,6 +86,7 @@ export class ManagedProcess {
   /** kill -9, waiting (bounded) until it is gone. A paused process dies as well. */
   async kill(): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     this.child?.kill("SIGKILL");
     await this.waitExit(KILL_WAIT_MS);
     this.paused = false;
@@ -70,6 +96,7 @@ export class ManagedProcess {
   async stop(graceMs: number): Promise<void> {
     if (!this.running) return;
     this.resume();
+    this.stopping = true;
     this.child?.kill("SIGTERM");
     if (!(await this.waitExit(graceMs))) await this.kill();
   }
@@ -100,6 +127,16 @@ export class ManagedProcess {
 /** Every process the harness started; killAll is the last word on cleanup. */
 export class ProcessRegistry {
   private readonly processes = new Set<ManagedProcess>();
+  private readonly crashList: ProcessCrash[] = [];
+
+  /** Every exit of a process that runs until stopped which the harness did not cause, in order. */
+  get crashes(): readonly ProcessCrash[] {
+    return this.crashList;
+  }
+
+  crashed(crash: ProcessCrash): void {
+    this.crashList.push(crash);
+  }
 
   add(p: ManagedProcess): void {
     this.processes.add(p);

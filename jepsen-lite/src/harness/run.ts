@@ -24,7 +24,7 @@ import { HistoryRecorder } from "./recorder.js";
 import { GuardedResource } from "./resource.js";
 import { Watchers } from "./watchers.js";
 import { WORKER_ENTRY, WorkerPool } from "./workers.js";
-import { readNemesisLog, summarize, type RunSummary } from "./summary.js";
+import { describeCrash, readNemesisLog, summarize, type RunSummary } from "./summary.js";
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const RECOVERY_TIMEOUT_MS = 30_000;
@@ -236,10 +236,11 @@ function finish(ctx: RunContext, pool: WorkerPool, nemesis: readonly NemesisEven
   writeFileSync(join(ctx.runDir, "history.jsonl"), formatHistory(events));
   const checkStart = performance.now();
   const checks = check(ctx, events, watchRecords);
-  const summary = summarize(ctx.options, ctx.runDir, checks, nemesis, pool.late, Math.round(performance.now() - checkStart), ctx.interrupted.aborted);
+  const summary = summarize(ctx.options, ctx.runDir, checks, nemesis, pool.late, Math.round(performance.now() - checkStart), ctx.interrupted.aborted, ctx.registry.crashes);
   writeFileSync(join(ctx.runDir, "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(ctx.runDir, "report.html"), renderReport({ summary, checks, nemesis }));
   log(`${summary.operations} operations; linearizable: ${String(summary.linearizable)}; fencing anomalies: ${summary.fencingAnomalies}; mutual exclusion anomalies: ${summary.mutualExclusionAnomalies}; ${summary.watch === null ? "" : `watch stream anomalies: ${summary.watch.anomalies} (${summary.watch.changes} changes told to ${summary.watch.watchers} watchers); `}late writes accepted ${summary.lateWrites.accepted}, rejected ${summary.lateWrites.rejected}`);
+  for (const crash of summary.crashes) log(`crash: ${describeCrash(crash)}`);
   log(`verdict: ${summary.verdict}; report: ${join(ctx.runDir, "report.html")}`);
   return { exitCode: ctx.interrupted.aborted ? 130 : summary.exitCode, runDir: ctx.runDir, summary, error: null };
 }

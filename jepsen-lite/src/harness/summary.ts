@@ -10,6 +10,7 @@ import type { MutualExclusionReport } from "../mutual-exclusion.js";
 import type { WatchStreamReport } from "../watch-streams.js";
 import type { NemesisEvent } from "./nemesis.js";
 import type { HarnessOptions } from "./options.js";
+import type { ProcessCrash } from "./processes.js";
 
 export type RunVerdict = "valid" | "invalid" | "unknown";
 
@@ -21,7 +22,7 @@ export interface OutcomeCounts {
 
 export interface RunSummary {
   readonly verdict: RunVerdict;
-  /** 0 valid, 1 an anomaly, 2 unknown (a checker ran out of budget). */
+  /** 0 valid, 1 an anomaly or a crashed node, 2 unknown (a checker ran out of budget). */
   readonly exitCode: 0 | 1 | 2;
   readonly options: HarnessOptions;
   readonly runDir: string;
@@ -43,6 +44,8 @@ export interface RunSummary {
   readonly mutualExclusionAnomalies: number;
   /** What the watchers were told and how much of it was wrong; null when nothing was watched (the unsafe target). */
   readonly watch: { readonly watchers: number; readonly epochs: number; readonly changes: number; readonly anomalies: number } | null;
+  /** Nodes that exited without the harness stopping them: a crash is a bug even when the history is valid. */
+  readonly crashes: readonly ProcessCrash[];
   readonly checkMs: number;
 }
 
@@ -68,6 +71,7 @@ export function summarize(
   lateWrites: { readonly accepted: number; readonly rejected: number },
   checkMs: number,
   interrupted: boolean,
+  crashes: readonly ProcessCrash[] = [],
 ): RunSummary {
   const outcomes: Record<string, OutcomeCounts> = {};
   const errors: Record<string, number> = {};
@@ -78,7 +82,7 @@ export function summarize(
   }
   const faults: Record<string, number> = {};
   for (const e of nemesis) if (e.type === "start") faults[e.kind] = (faults[e.kind] ?? 0) + 1;
-  const verdict = verdictOf(checks);
+  const verdict = crashes.length > 0 ? "invalid" : verdictOf(checks);
   const keys = checks.linearizability.keys;
   return {
     verdict,
@@ -98,8 +102,15 @@ export function summarize(
     fencingAnomalies: checks.fencing.anomalies.length,
     mutualExclusionAnomalies: checks.mutualExclusion.anomalies.length,
     watch: checks.watchStreams === null ? null : { watchers: checks.watchStreams.watchers, epochs: checks.watchStreams.epochs, changes: checks.watchStreams.changes, anomalies: checks.watchStreams.anomalies.length },
+    crashes: [...crashes],
     checkMs,
   };
+}
+
+/** "us-east/3 exited with code 1 at <time> (see <log>)": one line for the console and the report. */
+export function describeCrash(crash: ProcessCrash): string {
+  const how = crash.signal !== null ? `was ended by ${crash.signal}` : `exited with code ${String(crash.code)}`;
+  return `${crash.name} ${how} at ${crash.at} without the harness stopping it (see ${crash.logFile})`;
 }
 
 /** nemesis.jsonl back as events (it is ours, but checked all the same). */

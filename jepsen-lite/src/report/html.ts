@@ -7,7 +7,7 @@
 import { describeOperation, type Operation } from "../history.js";
 import type { KeyResult } from "../linearizability.js";
 import type { NemesisEvent } from "../harness/nemesis.js";
-import type { RunSummary, SummaryChecks } from "../harness/summary.js";
+import { describeCrash, type RunSummary, type SummaryChecks } from "../harness/summary.js";
 import { esc, fmt, scale, ticks } from "./svg.js";
 
 export interface ReportInput {
@@ -100,11 +100,12 @@ function header(s: RunSummary): string {
     ["late writes", `${s.lateWrites.rejected} rejected, ${s.lateWrites.accepted} accepted (writes that arrived after the writer's lease may have ended)`],
     ["not supported yet", `${s.notSupportedYet} operations answered NOT_SUPPORTED_YET (global locks; not an anomaly)`],
     ["errors", Object.entries(s.errors).map(([c, n]) => `${c} ${n}`).join(", ") || "none"],
+    ["node crashes", s.crashes.map(describeCrash).join("; ") || "none"],
   ];
   const table = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
   const interrupted = s.interrupted ? ' <span class="verdict unknown">INTERRUPTED</span>' : "";
   return `<h1>geolock jepsen-lite run</h1>
-<div id="verdict" data-verdict="${s.verdict}"><span class="verdict ${s.verdict}">${s.verdict.toUpperCase()}</span>${interrupted} linearizable: <b>${esc(String(s.linearizable))}</b>; fencing anomalies: <b>${s.fencingAnomalies}</b>; mutual exclusion anomalies: <b>${s.mutualExclusionAnomalies}</b>${s.watch === null ? "" : `; watch stream anomalies: <b>${s.watch.anomalies}</b>`}</div>
+<div id="verdict" data-verdict="${s.verdict}"><span class="verdict ${s.verdict}">${s.verdict.toUpperCase()}</span>${interrupted} linearizable: <b>${esc(String(s.linearizable))}</b>; fencing anomalies: <b>${s.fencingAnomalies}</b>; mutual exclusion anomalies: <b>${s.mutualExclusionAnomalies}</b>${s.watch === null ? "" : `; watch stream anomalies: <b>${s.watch.anomalies}</b>`}; node crashes: <b>${s.crashes.length}</b></div>
 <table>${table}</table>`;
 }
 
