@@ -189,11 +189,19 @@ export function toGeolockError(error: ClientError): GeolockError {
   return new GeolockError(error.code, error.message, error.leader === undefined ? {} : { leader: error.leader });
 }
 
+/** Node fires a timer set for longer than this after 1 ms. */
+const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
 /** `promise`'s value, or undefined once `ms` pass, `signal` aborts or `stop` stops; cleans up after itself. */
 export function raceTimeout<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined, stop?: CallStop): Promise<T | undefined> {
   if (signal?.aborted === true || stop?.stopped === true) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const timer = Number.isFinite(ms) ? setTimeout(() => finish(undefined), ms) : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    // A wait beyond setTimeout's range (24.8 days) is served by timers in turn.
+    const arm = (leftMs: number): void => {
+      timer = setTimeout(() => (leftMs > TIMER_DELAY_MAX_MS ? arm(leftMs - TIMER_DELAY_MAX_MS) : finish(undefined)), Math.min(leftMs, TIMER_DELAY_MAX_MS));
+    };
+    if (Number.isFinite(ms)) arm(Math.max(0, ms));
     const onAbort = (): void => finish(undefined);
     signal?.addEventListener("abort", onAbort, { once: true });
     stop?.watch(onAbort);
