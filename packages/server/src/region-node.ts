@@ -386,10 +386,7 @@ export class RegionNode {
 
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedSinceSnapshot < this.options.snapshotEveryEntries) return;
-    // Entries a leader applied during its own write were committed after that Ready was
-    // made: the log hears of their commit index only with a later Ready, and refuses a
-    // snapshot beyond it. The snapshot waits for that Ready (maybeSnapshot runs after each).
-    if (this.applied > this.log.view.hardState().commit) return;
+    if (!this.commitRecordedThrough(this.applied)) return;
     this.snapshotting = true;
     const index = this.applied;
     const data = this.app.snapshot();
@@ -405,6 +402,25 @@ export class RegionNode {
       .finally(() => {
         this.snapshotting = false;
       });
+  }
+
+  /**
+   * Whether the log's commit index reaches `index`, telling it so if needed. Entries a leader
+   * applied during its own write were committed after that Ready was made, and the log, which
+   * refuses a snapshot beyond its commit index, would hear of it only with a later Ready; with
+   * a leader whose disk is slower than its followers' every Ready is like that, and waiting
+   * would put the snapshot off for as long as the load lasts. Raft needs no durable commit
+   * index, so the log takes it now without a write, unless the term or vote changed since the
+   * last Ready (the next Ready writes those first, and the snapshot waits for it).
+   */
+  private commitRecordedThrough(index: Index): boolean {
+    const recorded = this.log.view.hardState();
+    if (index <= recorded.commit) return true;
+    const { term, vote, commit } = this.raw.status();
+    if (term !== recorded.term || vote !== recorded.vote) return false;
+    if (index > commit) throw new Error(`raft driver: applied ${index} is beyond the commit index ${commit}`);
+    this.log.advanceCommit({ term, vote, commit: index });
+    return true;
   }
 
   private fail(error: unknown): void {

@@ -336,6 +336,40 @@ describe("RegionNode apply during its own write", () => {
     if (leader.node.status().term === term) expect(appliedDuringWrite).toBe(true);
   });
 
+  it("takes a due snapshot even when every write of the leader finishes after its followers committed the entry", async () => {
+    // A leader with the slowest disk: each Ready carries a new entry that is applied during
+    // its write. Waiting for a Ready whose entries were all committed when it was made would
+    // put the snapshot off for as long as that lasts.
+    const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2, snapshotEveryEntries: 1 });
+    const leader = await settledLeader(all);
+    const term = leader.node.status().term;
+    leader.gate.close();
+    const first = leader.node.propose(bytes("slow-1"));
+    if (!first.ok) throw new Error(`the settled leader refused a proposal: ${first.reason}`);
+    let shown = false;
+    for (const next of ["slow-2", "slow-3"]) {
+      const previous = next === "slow-2" ? "slow-1" : "slow-2";
+      await vi.waitFor(() => expect(leader.app.applied.includes(previous) || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 });
+      if (leader.node.status().term !== term) break;
+      // The next entry waits in Raft for the held write; the write after it is held too.
+      expect(leader.node.propose(bytes(next)).ok).toBe(true);
+      leader.gate.open();
+      leader.gate.close();
+    }
+    await vi
+      .waitFor(() => expect(leader.app.applied.includes("slow-3") || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 })
+      .catch(() => undefined);
+    if (leader.node.status().term === term && leader.app.applied.includes("slow-3") && leader.gate.held > 0) {
+      // Every Ready since the first has had an entry applied during its write, and yet:
+      expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(first.index);
+      shown = true;
+    }
+    leader.gate.open();
+    await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("slow-3"))).toBe(true), { timeout: 5_000, interval: 5 });
+    // A machine slow enough to lose the leader mid-way shows nothing; a fast one must.
+    if (leader.node.status().term === term) expect(shown).toBe(true);
+  });
+
   it("applies nothing of its own while a write is held if no follower has the entry either", async () => {
     const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2 });
     const leader = await settledLeader(all);
