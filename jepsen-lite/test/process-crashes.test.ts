@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { checkFencing, checkLinearizability, checkMutualExclusion, DEFAULT_OPTIONS, lockModel, parseHistory, ProcessRegistry, renderReport, summarize, type SummaryChecks } from "@geolock/jepsen-lite";
+import { DEFAULT_OPTIONS, ProcessRegistry, renderReport, summarize } from "@geolock/jepsen-lite";
+import { checksOf } from "./checks-of.js";
 
 const dir = mkdtempSync(join(tmpdir(), "jepsen-lite-crashes-"));
 const EXITS_BY_ITSELF = join(dir, "exits.mjs");
@@ -60,7 +61,7 @@ describe("process crashes", () => {
   });
 
   it("makes a run with valid histories invalid, and the report names the crashed node", () => {
-    const parsed = parseHistory(
+    const checks = checksOf(
       [
         { process: 0, type: "invoke", f: "acquire", key: "us-east:k0", value: null, time: 10 },
         { process: 0, type: "ok", f: "acquire", key: "us-east:k0", value: { token: 1 }, time: 20 },
@@ -68,13 +69,6 @@ describe("process crashes", () => {
         .map((l) => JSON.stringify(l))
         .join("\n"),
     );
-    if (!parsed.ok) throw new Error("the history does not parse");
-    const history = parsed.value;
-    const linearizability = checkLinearizability(history, lockModel);
-    const fencing = checkFencing(history);
-    const mutualExclusion = checkMutualExclusion(history);
-    if (!linearizability.ok || !fencing.ok || !mutualExclusion.ok) throw new Error("the checkers refused the history");
-    const checks: SummaryChecks = { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value, watchStreams: null };
     const crash = { name: "us-west/2", code: 1, signal: null, at: "2026-11-27T01:00:00.000Z", logFile: "logs/us-west-2.log" };
 
     const clean = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false, []);

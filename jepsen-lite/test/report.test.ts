@@ -8,23 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkFencing, checkLinearizability, checkMutualExclusion, checkWatchStreams, DEFAULT_OPTIONS, lockModel, parseHistory, renderReport, summarize, type NemesisEvent, type SummaryChecks, type WatchRecord } from "@geolock/jepsen-lite";
+import { checkWatchStreams, DEFAULT_OPTIONS, renderReport, summarize, type NemesisEvent, type WatchRecord } from "@geolock/jepsen-lite";
+import { checksOf } from "./checks-of.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const fixture = fileURLToPath(new URL("./fixtures/lock-bad-double-grant.jsonl", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "jepsen-lite-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function checksOf(text: string): SummaryChecks {
-  const parsed = parseHistory(text);
-  if (!parsed.ok) throw new Error("fixture does not parse");
-  const history = parsed.value;
-  const linearizability = checkLinearizability(history, lockModel);
-  const fencing = checkFencing(history);
-  const mutualExclusion = checkMutualExclusion(history);
-  if (!linearizability.ok || !fencing.ok || !mutualExclusion.ok) throw new Error("checkers refused the fixture");
-  return { history, linearizability: linearizability.value, fencing: fencing.value, mutualExclusion: mutualExclusion.value, watchStreams: null };
-}
 
 const nemesis: NemesisEvent[] = [
   { time: 2500, type: "start", kind: "pause", variant: "pause-client", targets: ["worker 0"], detail: "SIGSTOP" },

@@ -315,23 +315,27 @@ describe("RegionNode apply during its own write", () => {
     expect(shown, `no try showed it: in all ${TRIES} the leader, its disk held, was still waiting when a follower won a new term`).toBe(true);
   });
 
-  it("takes a snapshot that falls due on an entry applied during the write only once its commit is in the log's hard state", async () => {
-    // The entry's commit index reaches the log only with a later Ready: a snapshot at the
-    // applied index taken as soon as the write completes would be beyond the durable commit,
-    // which the log refuses, stopping the node.
+  /** A settled leader with its disk held, snapshotting after every entry, and `text` proposed to it. */
+  async function proposedWithLeaderDiskHeld(text: string): Promise<{ all: TestNode[]; leader: TestNode; term: number; index: number }> {
     const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2, snapshotEveryEntries: 1 });
     const leader = await settledLeader(all);
     const term = leader.node.status().term;
     leader.gate.close();
-    const proposed = leader.node.propose(bytes("snap"));
+    const proposed = leader.node.propose(bytes(text));
     if (!proposed.ok) throw new Error(`the settled leader refused a proposal: ${proposed.reason}`);
+    return { all, leader, term, index: proposed.index };
+  }
+
+  it("takes a snapshot that falls due on an entry applied during the write, beyond the commit index of the Ready that wrote it", async () => {
+    // The log refuses a snapshot beyond the commit index it holds; before the driver handed
+    // it the newer one, this snapshot stopped the node.
+    const { all, leader, term, index } = await proposedWithLeaderDiskHeld("snap");
     await vi.waitFor(() => expect(leader.app.applied.includes("snap") || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 });
     const appliedDuringWrite = leader.app.applied.includes("snap") && leader.gate.held > 0;
     leader.gate.open();
     await vi.waitFor(() => expect(all.every((n) => n.app.applied.includes("snap"))).toBe(true), { timeout: 5_000, interval: 5 });
     expect(fatalErrors.map((error) => error.message)).toEqual([]);
-    // The snapshot is only put off: the next Ready records the commit, and it is taken.
-    await vi.waitFor(() => expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(proposed.index), { timeout: 5_000, interval: 5 });
+    await vi.waitFor(() => expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(index), { timeout: 5_000, interval: 5 });
     // A machine slow enough to lose the leader before the followers answer shows nothing.
     if (leader.node.status().term === term) expect(appliedDuringWrite).toBe(true);
   });
@@ -340,15 +344,9 @@ describe("RegionNode apply during its own write", () => {
     // A leader with the slowest disk: each Ready carries a new entry that is applied during
     // its write. Waiting for a Ready whose entries were all committed when it was made would
     // put the snapshot off for as long as that lasts.
-    const all = await startRegion({ electionTicks: 200, heartbeatTicks: 2, snapshotEveryEntries: 1 });
-    const leader = await settledLeader(all);
-    const term = leader.node.status().term;
-    leader.gate.close();
-    const first = leader.node.propose(bytes("slow-1"));
-    if (!first.ok) throw new Error(`the settled leader refused a proposal: ${first.reason}`);
+    const { all, leader, term, index: first } = await proposedWithLeaderDiskHeld("slow-1");
     let shown = false;
-    for (const next of ["slow-2", "slow-3"]) {
-      const previous = next === "slow-2" ? "slow-1" : "slow-2";
+    for (const [previous, next] of [["slow-1", "slow-2"], ["slow-2", "slow-3"]] as const) {
       await vi.waitFor(() => expect(leader.app.applied.includes(previous) || leader.node.status().term !== term).toBe(true), { timeout: 4_000, interval: 2 });
       if (leader.node.status().term !== term) break;
       // The next entry waits in Raft for the held write; the write after it is held too.
@@ -361,7 +359,7 @@ describe("RegionNode apply during its own write", () => {
       .catch(() => undefined);
     if (leader.node.status().term === term && leader.app.applied.includes("slow-3") && leader.gate.held > 0) {
       // Every Ready since the first has had an entry applied during its write, and yet:
-      expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(first.index);
+      expect(leader.log.view.snapshot().metadata.index).toBeGreaterThanOrEqual(first);
       shown = true;
     }
     leader.gate.open();
