@@ -226,7 +226,9 @@ export const suite: BenchSuite = {
     const results: ScenarioResult[] = [];
     try {
       const measure = async (prepared: Promise<PreparedScenario>): Promise<void> => {
-        results.push(await measurePrepared(options, await prepared));
+        const result = await measurePrepared(options, await prepared);
+        cluster.assertRunning();
+        results.push(result);
       };
       for (const c of BASELINE_CONCURRENCIES) await measure(prepareRegionWrite(cluster, c));
       await measure(prepareRegionWrite(cluster, 64, "spread"));
@@ -236,6 +238,7 @@ export const suite: BenchSuite = {
       await measure(prepareLockCycle(cluster, 64, "leader", "own"));
       await measure(prepareContended(cluster));
       results.push(await failover(cluster, options));
+      cluster.assertRunning();
       return results;
     } finally {
       await cluster.stop();

@@ -89,7 +89,11 @@ export const suite: BenchSuite = {
           { geolock: () => prepareContended(cluster), etcd: () => prepareContendedV3lock(client, options, etcd.version) },
         ];
         const results: ScenarioResult[] = [];
-        for (const pair of pairs) results.push(...(await measurePair(options, pair)));
+        for (const pair of pairs) {
+          const measured = await measurePair(options, pair);
+          cluster.assertRunning();
+          results.push(...measured);
+        }
         return results;
       } finally {
         client.close();
