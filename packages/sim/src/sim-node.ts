@@ -343,10 +343,28 @@ export class SimNode {
     const storage = this.disk.storage;
     if (this.appliedIndex - storage.snapshot().metadata.index < this.config.snapshotEveryEntries) return;
     const index = asIndex(this.appliedIndex);
+    if (!this.commitRecordedThrough(index)) return;
     const data = this.app.snapshot();
     storage.createSnapshot(index, this.rawNode().confState(), data);
     this.deps.observer.snapshotTaken(this, index, data);
     const compactTo = this.appliedIndex - this.config.snapshotKeepTailEntries;
     if (compactTo >= storage.firstIndex()) storage.compact(asIndex(compactTo));
+  }
+
+  /**
+   * As the server's durable log, this disk takes no snapshot beyond the commit index it holds,
+   * and entries applied during a write (applyDuringWrite) are committed beyond the hard state
+   * of the Ready that wrote them. Like the server's driver (region-node.ts), this one hands the
+   * disk the newer commit index first, which needs no fsync, unless term or vote moved since.
+   */
+  private commitRecordedThrough(index: Index): boolean {
+    const storage = this.disk.storage;
+    const recorded = storage.hardState();
+    if (index <= recorded.commit) return true;
+    const { term, vote, commit } = this.rawNode().status();
+    if (term !== recorded.term || vote !== recorded.vote) return false;
+    if (index > commit) throw new Error(`sim node ${this.id}: applied ${index} is beyond the commit index ${commit}`);
+    storage.setHardState({ term, vote, commit: index });
+    return true;
   }
 }
