@@ -6,7 +6,7 @@
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { commandOutput, freePort, removeDirOnInterrupt, startServer, waitUntil, type ServerProcess } from "./processes.js";
+import { assertRunning, commandOutput, freePort, removeDirOnInterrupt, startServer, waitUntil, type ServerProcess } from "./processes.js";
 
 export const ETCD_BINARY = "/usr/bin/etcd";
 
@@ -25,6 +25,8 @@ export interface EtcdCluster {
   readonly endpoints: readonly string[];
   /** "etcd 3.4.23" */
   readonly version: string;
+  /** Throws, naming the member and its log's tail, if a member exited. */
+  assertRunning(): void;
   stop(): Promise<void>;
 }
 
@@ -110,7 +112,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     await stop();
     throw new Error(`etcd cluster did not start: ${err instanceof Error ? err.message : String(err)}\n${logs}`);
   }
-  return { endpoints: plans.map((p) => `127.0.0.1:${p.clientPort}`), version, stop };
+  return { endpoints: plans.map((p) => `127.0.0.1:${p.clientPort}`), version, assertRunning: () => assertRunning(servers), stop };
 }
 
 async function waitHealthy(plans: readonly MemberPlan[], servers: readonly ServerProcess[], timeoutMs: number): Promise<void> {

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startServer, waitUntil, type ServerProcess } from "./processes.js";
+import { assertRunning, freePort, startServer, waitUntil, type ServerProcess } from "./processes.js";
 
 const NODE_ENTRY = fileURLToPath(new URL("../../dist/node.js", import.meta.url));
 
@@ -23,11 +23,7 @@ export interface GeolockCluster {
   leader(region: string, timeoutMs?: number): Promise<GeolockNodeInfo>;
   kill(node: GeolockNodeInfo): Promise<void>;
   restart(node: GeolockNodeInfo): void;
-  /**
-   * Throws, naming the node and its log's tail, if a node exited that kill() did not stop:
-   * a region that lost a follower needs one fsync fewer per commit, so its numbers would
-   * read better than the cluster's, not worse.
-   */
+  /** Throws, naming the node and its log's tail, if a node exited that kill() did not stop. */
   assertRunning(): void;
   stop(): Promise<void>;
 }
@@ -106,10 +102,7 @@ export async function startGeolockCluster(options: { dir: string; regions: reado
       killed.delete(node);
     },
     assertRunning() {
-      const gone = nodes.filter((n) => n.process.exited() && !killed.has(n));
-      if (gone.length === 0) return;
-      const described = gone.map((n) => `${n.region}/${n.id} (log ${n.process.logPath}): ${n.process.logTail(600)}`).join("\n");
-      throw new Error(`geolock node(s) exited during the benchmark, which makes its numbers meaningless:\n${described}`);
+      assertRunning(nodes.filter((n) => !killed.has(n)).map((n) => n.process));
     },
     async stop() {
       await Promise.all(nodes.map((n) => n.process.stop()));

@@ -121,6 +121,18 @@ export function startServer(name: string, command: string, args: readonly string
   return { name, child, logPath, exited: () => hasExited, stop, logTail: (bytes) => tail(logPath, bytes) };
 }
 
+/**
+ * Throws, naming each and the tail of its log, if any of `servers` has exited: a benchmark
+ * whose cluster lost a member measures a smaller cluster than it says (for a 3-member Raft
+ * group, one fsync fewer per commit), so its numbers would read better, not worse.
+ */
+export function assertRunning(servers: readonly ServerProcess[]): void {
+  const gone = servers.filter((s) => s.exited());
+  if (gone.length === 0) return;
+  const logs = gone.map((s) => `--- ${s.name} (log ${s.logPath}) ---\n${s.logTail(600)}`).join("\n");
+  throw new Error(`${gone.map((s) => s.name).join(", ")} exited during the benchmark, which makes its numbers meaningless:\n${logs}`);
+}
+
 function tail(path: string, bytes = 2_000): string {
   try {
     const text = readFileSync(path, "utf8");

@@ -88,6 +88,25 @@ export function localDate(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+/** Bound on same-day runs of one suite; past it the last name is reused. */
+const RUNS_PER_DAY_MAX = 99;
+
+/**
+ * The file name (without extension) of a suite's results: "<date>-<suite>", "-quick" for a
+ * smoke run, and "-2", "-3", ... for a later run of the same day, so that no run overwrites
+ * the record of an earlier one. `taken` says whether a name is already used.
+ */
+export function resultName(date: string, suite: string, quick: boolean, taken: (name: string) => boolean): string {
+  const stem = `${date}-${suite}${quick ? "-quick" : ""}`;
+  // Smoke runs are scratch output (git-ignored): the newest replaces the last.
+  if (quick || !taken(stem)) return stem;
+  for (let run = 2; run < RUNS_PER_DAY_MAX; run++) {
+    const name = `${stem}-${run}`;
+    if (!taken(name)) return name;
+  }
+  return `${stem}-${RUNS_PER_DAY_MAX}`;
+}
+
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

@@ -2,17 +2,18 @@
 //
 // Runs the named suites (all when none is named) one after the other, prints each suite's
 // table, and writes bench/results/<YYYY-MM-DD>-<suite>.md and .json (with "-quick" before the
-// extension for --quick smoke runs, so they never overwrite a real baseline). Each suite gets
+// extension for --quick smoke runs, so they never overwrite a real baseline; a second run of a
+// suite on the same day is "-2", and so on, so it never overwrites the first). Each suite gets
 // a fresh scratch directory under the OS temp dir, removed afterwards and on SIGINT. A failed
 // suite is reported and the others still run; the exit code is then 1.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, USAGE, type RunArgs } from "./args.js";
 import { removeDirOnInterrupt } from "./processes.js";
-import { localDate, machineInfo, noiseSample, reportMarkdown, resultTable, type SuiteReport } from "./report.js";
+import { localDate, machineInfo, noiseSample, reportMarkdown, resultName, resultTable, type SuiteReport } from "./report.js";
 import type { BenchSuite } from "./suite.js";
 import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
@@ -79,7 +80,7 @@ async function runSuite(suite: BenchSuite, args: RunArgs, command: string): Prom
 
 function writeReport(report: SuiteReport): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const base = join(RESULTS_DIR, `${report.date}-${report.suite}${report.settings.quick ? "-quick" : ""}`);
+  const base = join(RESULTS_DIR, resultName(report.date, report.suite, report.settings.quick, (name) => existsSync(join(RESULTS_DIR, `${name}.md`))));
   writeFileSync(`${base}.md`, reportMarkdown(report));
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   return base;

@@ -20,8 +20,8 @@ it("names a node that exited without being killed by the benchmark, and not one 
     expect(() => cluster.assertRunning()).not.toThrow();
     crashed.process.child.kill("SIGKILL");
     await new Promise<void>((resolve) => crashed.process.child.once("exit", () => resolve()));
-    expect(() => cluster.assertRunning()).toThrow(new RegExp(`exited during the benchmark[\\s\\S]*bench/${crashed.id} \\(log `));
-    expect(() => cluster.assertRunning()).not.toThrow(new RegExp(`bench/${killedOnPurpose.id} \\(log `));
+    expect(() => cluster.assertRunning()).toThrow(new RegExp(`^geolock bench/${crashed.id} exited during the benchmark[\\s\\S]*--- geolock bench/${crashed.id} \\(log `));
+    expect(() => cluster.assertRunning()).not.toThrow(new RegExp(`geolock bench/${killedOnPurpose.id}\\b`));
   } finally {
     await cluster.stop();
   }

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, startServer, waitUntil } from "../src/processes.js";
+import { assertRunning, freePort, startServer, waitUntil } from "../src/processes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "geolock-bench-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +30,21 @@ describe("startServer", () => {
 
   it("refuses a command that does not exist", () => {
     expect(() => startServer("ghost", "/nonexistent/server", [], join(dir, "c.log"))).toThrow(/not found/);
+  });
+});
+
+describe("assertRunning", () => {
+  it("passes while every server runs and names the one that exited, with its last words", async () => {
+    const up = startServer("member-up", "/bin/sh", ["-c", "echo up; exec sleep 60"], join(dir, "up.log"));
+    const down = startServer("member-down", "/bin/sh", ["-c", "echo fatal: disk on fire; exit 3"], join(dir, "down.log"));
+    try {
+      await waitUntil("the up member's log line", async () => up.logTail().includes("up"), 5_000, 20);
+      await waitUntil("the down member to exit", async () => down.exited(), 5_000, 20);
+      expect(() => assertRunning([up])).not.toThrow();
+      expect(() => assertRunning([up, down])).toThrow(/^member-down exited during the benchmark[\s\S]*--- member-down \(log .*down\.log\) ---\nfatal: disk on fire/);
+    } finally {
+      await up.stop();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // Tests the result file contents: the Markdown names the command, machine, load, method and
 // note, and the table carries every scenario with its repeats and extra columns.
 import { describe, expect, it } from "vitest";
-import { formatNumber, localDate, noiseSample, reportMarkdown, resultTable, type SuiteReport } from "../src/report.js";
+import { formatNumber, localDate, noiseSample, reportMarkdown, resultName, resultTable, type SuiteReport } from "../src/report.js";
 
 const report: SuiteReport = {
   suite: "etcd",
@@ -45,6 +45,26 @@ describe("reportMarkdown", () => {
     expect(md).toContain("QUICK smoke run");
     expect(md).toContain("- note: machine shared");
     expect(md).toContain("| etcd put 256 B | etcd 3.4.23 | 16 | 1,940 | 7.07 | 24.2 |  | 1,850 / 2,124 | jain=1.00 perClientMinMax=41-42 |");
+  });
+});
+
+describe("resultName", () => {
+  it("keeps an earlier run of the same day: the second is -2, the third -3", () => {
+    const taken = new Set<string>();
+    const next = (): string => {
+      const name = resultName("2026-11-27", "versus", false, (n) => taken.has(n));
+      taken.add(name);
+      return name;
+    };
+    expect([next(), next(), next()]).toEqual(["2026-11-27-versus", "2026-11-27-versus-2", "2026-11-27-versus-3"]);
+  });
+
+  it("lets a smoke run replace the last smoke run, which is scratch output", () => {
+    expect(resultName("2026-11-27", "floor", true, () => true)).toBe("2026-11-27-floor-quick");
+  });
+
+  it("stops counting at 99 runs a day", () => {
+    expect(resultName("2026-11-27", "floor", false, () => true)).toBe("2026-11-27-floor-99");
   });
 });
 

@@ -126,9 +126,14 @@ export const suite: BenchSuite = {
     const client = new EtcdClient(cluster.endpoints);
     const results: ScenarioResult[] = [];
     try {
-      for (const c of BASELINE_CONCURRENCIES) results.push(await measurePrepared(options, preparePut(client, cluster.version, c)));
-      for (const c of BASELINE_CONCURRENCIES) results.push(await measurePrepared(options, await prepareLockTxn(client, options, cluster.version, c)));
-      results.push(await measurePrepared(options, await prepareContendedV3lock(client, options, cluster.version)));
+      const measure = async (prepared: PreparedScenario): Promise<void> => {
+        const result = await measurePrepared(options, prepared);
+        cluster.assertRunning();
+        results.push(result);
+      };
+      for (const c of BASELINE_CONCURRENCIES) await measure(preparePut(client, cluster.version, c));
+      for (const c of BASELINE_CONCURRENCIES) await measure(await prepareLockTxn(client, options, cluster.version, c));
+      await measure(await prepareContendedV3lock(client, options, cluster.version));
       return results;
     } finally {
       client.close();

@@ -92,6 +92,7 @@ export const suite: BenchSuite = {
         for (const pair of pairs) {
           const measured = await measurePair(options, pair);
           cluster.assertRunning();
+          etcd.assertRunning();
           results.push(...measured);
         }
         return results;
