@@ -21,7 +21,9 @@ export class RegionApplication implements RaftApplication {
   ) {}
 
   applyEntry(entry: Entry): void {
-    const decoded = decodeEntry(entry.data);
+    // A leader applying its own proposal skips decoding the bytes it encoded (about a third of
+    // an entry's apply); everything else is decoded from its bytes, which are untrusted.
+    const decoded = this.locks.ownEntry(entry) ?? decodeEntry(entry.data);
     switch (decoded.kind) {
       case "paxos":
         return this.global.applyCommand(decoded.command);

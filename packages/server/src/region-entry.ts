@@ -30,6 +30,28 @@ export function encodePaxosEntry(command: unknown): Uint8Array {
   return encodeValue({ k: "paxos", c: command });
 }
 
+/** A surrogate code point on its own: a `u` regex reads a well-formed pair as one astral code point. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether a flat command comes back from encodeValue and decodePlain with the same values:
+ * only well-formed strings and numbers other than -0 do (MessagePack has no lone surrogate,
+ * no undefined and no negative zero integer). Only such commands may be applied from the
+ * leader's memory in place of the bytes it encoded from them (LockService.ownEntry): a
+ * follower applies what the bytes decode to, and the two must apply alike.
+ */
+export function survivesEncoding(command: object): boolean {
+  for (const key in command) {
+    const value: unknown = (command as Record<string, unknown>)[key];
+    if (typeof value === "string") {
+      if (LONE_SURROGATE.test(value)) return false;
+    } else if (typeof value !== "number" || Object.is(value, -0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
  * Decodes an entry's envelope; the command inside is still untrusted (each part validates its
  * own). A map without `k` is a lock command written before envelopes existed: data

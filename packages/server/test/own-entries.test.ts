@@ -1,0 +1,144 @@
+// A leader applies the entries it proposed from the commands it encoded them from, not by
+// decoding its own bytes again (LockService.ownEntry). Its followers apply what the bytes
+// decode to. The two must apply alike: only commands whose values survive the encoding
+// unchanged take the shortcut, and a leader and a follower fed the same log end with the
+// same snapshot, answer for answer.
+
+import { validateCommand } from "@geolock/locks";
+import { asRegionId, paxosConfig } from "@geolock/paxos";
+import { asIndex, asNodeId, asTerm, type Entry, type ProposeResult } from "@geolock/raft";
+import { MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import fc from "fast-check";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
+import { LockService, type LockServiceNode } from "../src/lock-service.js";
+import { PaxosPeers } from "../src/paxos-peers.js";
+import { RegionApplication } from "../src/region-application.js";
+import { decodeEntry, encodeLockBatchEntry, survivesEncoding } from "../src/region-entry.js";
+import type { Topology } from "../src/topology.js";
+
+const REGION = "us-east";
+const topology: Topology = { clusterId: "test", regions: [{ name: REGION, id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 9100 }] }] };
+const logger = pino({ level: "silent" });
+const clock = { nowMs: () => 1_000_000 };
+let transports: MemoryTransport[] = [];
+let services: LockService[] = [];
+
+afterEach(async () => {
+  for (const s of services) s.stop();
+  await Promise.all(transports.map((t) => t.close()));
+  services = [];
+  transports = [];
+});
+
+function replica(): { locks: LockService; app: RegionApplication } {
+  const transport = new MemoryTransportNetwork().create(`${REGION}/${transports.length + 1}`);
+  transports.push(transport);
+  const region = asRegionId(REGION);
+  const paxos = paxosConfig([region]);
+  const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
+  const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf: (id) => `${REGION}/${id}` }, clock, peers, logger);
+  // No periodic tick: both replicas must see exactly the entries the test makes.
+  const locks = new LockService({ region: REGION, tickCommandMs: 3_600_000, proposalTimeoutMs: 5_000, peerNameOf: (id) => `${REGION}/${id}` }, clock, logger);
+  services.push(locks);
+  return { locks, app: new RegionApplication(locks, global) };
+}
+
+/**
+ * Commits each proposal on the next turn: the leader applies the entry as Raft hands it back
+ * (the same bytes), the follower a copy of the bytes, as it would read them off the wire.
+ */
+class LeaderAndFollower implements LockServiceNode {
+  private index = 0;
+  ownApplies = 0;
+  constructor(
+    private readonly leader: { locks: LockService; app: RegionApplication },
+    private readonly follower: { app: RegionApplication },
+  ) {}
+  propose(data: Uint8Array): ProposeResult {
+    this.index += 1;
+    const entry: Entry = { index: asIndex(this.index), term: asTerm(1), kind: "normal", data };
+    setImmediate(() => {
+      if (this.leader.locks.ownEntry(entry) !== undefined) this.ownApplies += 1;
+      this.leader.app.applyEntry(entry);
+      this.follower.app.applyEntry({ ...entry, data: new Uint8Array(data) });
+    });
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+  linearizableRead(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A value a command field might hold, including ones MessagePack does not carry unchanged. */
+const fieldValue = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.string({ unit: "grapheme", maxLength: 4 }),
+  fc.constantFrom("a\uD800", "\uDC00b", "\uD83D\uDE00", "", "exclusive", "shared", "us-east:x"),
+  fc.integer({ min: -5, max: 70_000 }),
+  fc.constantFrom(0, -0, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, Number.NaN, Number.POSITIVE_INFINITY),
+  fc.constantFrom(undefined, null, true, [], {}),
+);
+const commandType = fc.constantFrom("openSession", "keepAlive", "closeSession", "acquire", "release", "tick", "bogus");
+const FIELDS = ["nowMs", "clientId", "seq", "sessionId", "name", "mode", "waitMs", "owner", "ttlMs"] as const;
+const command = fc.record({ type: commandType, ...Object.fromEntries(FIELDS.map((f) => [f, fieldValue])) }, { requiredKeys: ["type"] });
+
+describe("commands the leader applies from memory", () => {
+  it("validate exactly as the bytes they were encoded into do, whenever they survive the encoding", () => {
+    fc.assert(
+      fc.property(command, (raw) => {
+        const decoded = decodeEntry(encodeLockBatchEntry([raw]));
+        if (decoded.kind !== "lockBatch") throw new Error(`a batch decoded as ${decoded.kind}`);
+        if (survivesEncoding(raw)) expect(validateCommand(decoded.commands[0])).toEqual(validateCommand(raw));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("exclude the values that MessagePack does not carry unchanged", () => {
+    const base = { type: "release", nowMs: 1, clientId: "c", seq: 1, sessionId: 1, name: "us-east:x" };
+    expect(survivesEncoding(base)).toBe(true);
+    expect(survivesEncoding({ ...base, name: "us-east:\uD83D\uDE00" })).toBe(true);
+    expect(survivesEncoding({ ...base, name: "us-east:\uD800" })).toBe(false);
+    expect(survivesEncoding({ ...base, owner: "\uDC00" })).toBe(false);
+    expect(survivesEncoding({ ...base, seq: -0 })).toBe(false);
+    expect(survivesEncoding({ ...base, seq: undefined })).toBe(false);
+    expect(survivesEncoding({ ...base, seq: null })).toBe(false);
+    expect(survivesEncoding({ ...base, seq: {} })).toBe(false);
+  });
+});
+
+describe("a leader and a follower fed the same log", () => {
+  it("end with the same snapshot, and the leader applied its own proposals from memory", async () => {
+    const leader = replica();
+    const follower = replica();
+    const node = new LeaderAndFollower(leader, follower);
+    leader.locks.attach(node);
+    leader.locks.onLeadership("leader", asNodeId(1));
+    const clients = await Promise.all(
+      ["a", "b", "c", "d"].map(async (clientId, i) => {
+        const opened = await leader.locks.submit({ type: "openSession", clientId, seq: 1, ttlMs: 60_000 });
+        if (opened.type !== "sessionOpened") throw new Error(JSON.stringify(opened));
+        return { clientId, sessionId: opened.sessionId, seq: 1, name: `us-east:lock-${i % 2}` };
+      }),
+    );
+    for (let round = 0; round < 20; round++) {
+      // One turn's commands share an entry: grants, queued waits, shared holds and releases.
+      await Promise.all(
+        clients.map(async (c, i) => {
+          const mode = round % 3 === 0 ? "shared" : "exclusive";
+          const acquired = await leader.locks.submit({ type: "acquire", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name, mode, waitMs: i % 2 === 0 ? 0 : 50, owner: c.clientId });
+          if (acquired.type === "granted") await leader.locks.submit({ type: "release", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name });
+        }),
+      ).catch(() => undefined);
+    }
+    // A name no MessagePack round trip keeps: the leader falls back to the bytes.
+    const odd = clients[0] as (typeof clients)[number];
+    const oddAnswer = await leader.locks.submit({ type: "acquire", clientId: odd.clientId, seq: ++odd.seq, sessionId: odd.sessionId, name: "us-east:\uD800", mode: "exclusive", waitMs: 0, owner: "o" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(node.ownApplies).toBeGreaterThan(20);
+    expect(oddAnswer.type).toBe("granted");
+    expect(Buffer.from(follower.app.snapshot()).equals(Buffer.from(leader.app.snapshot()))).toBe(true);
+  });
+});
