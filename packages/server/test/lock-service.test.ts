@@ -3,21 +3,12 @@
 // session, and each of those ends exactly the waits it concerns; watchers are told of every
 // grant and release of their lock, in log order, once.
 
-import { asRegionId, paxosConfig } from "@geolock/paxos";
 import { asIndex, asTerm, asNodeId, type Entry, type ProposeResult } from "@geolock/raft";
-import { MemoryTransportNetwork, type ClientPush, type MemoryTransport } from "@geolock/transport";
-import { pino } from "pino";
+import type { ClientPush, MemoryTransport } from "@geolock/transport";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
-import { LockService, type LockServiceNode } from "../src/lock-service.js";
-import { PaxosPeers } from "../src/paxos-peers.js";
-import { RegionApplication } from "../src/region-application.js";
-import type { Topology } from "../src/topology.js";
-
-const REGION = "us-east";
-const topology: Topology = { clusterId: "test", regions: [{ name: REGION, id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 9100 }] }] };
-const logger = pino({ level: "silent" });
-const clock = { nowMs: () => 1_000_000 };
+import type { LockService, LockServiceNode } from "../src/lock-service.js";
+import type { RegionApplication } from "../src/region-application.js";
+import { regionReplica } from "./region-replica.js";
 
 /** Commits each proposal on the next turn, in proposal order. */
 class CommitAtOnce implements LockServiceNode {
@@ -38,15 +29,9 @@ let transports: MemoryTransport[] = [];
 let services: LockService[] = [];
 
 function service(): LockService {
-  const network = new MemoryTransportNetwork();
-  const transport = network.create(`${REGION}/1`);
+  const { locks, app, transport } = regionReplica(100);
   transports.push(transport);
-  const region = asRegionId(REGION);
-  const paxos = paxosConfig([region]);
-  const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
-  const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf: (id) => `${REGION}/${id}` }, clock, peers, logger);
-  const locks = new LockService({ region: REGION, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf: (id) => `${REGION}/${id}` }, clock, logger);
-  locks.attach(new CommitAtOnce(new RegionApplication(locks, global)));
+  locks.attach(new CommitAtOnce(app));
   locks.onLeadership("leader", asNodeId(1));
   services.push(locks);
   return locks;

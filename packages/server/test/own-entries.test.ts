@@ -5,23 +5,14 @@
 // same snapshot, answer for answer.
 
 import { validateCommand } from "@geolock/locks";
-import { asRegionId, paxosConfig } from "@geolock/paxos";
 import { asIndex, asNodeId, asTerm, type Entry, type ProposeResult } from "@geolock/raft";
-import { MemoryTransportNetwork, type MemoryTransport } from "@geolock/transport";
+import type { MemoryTransport } from "@geolock/transport";
 import fc from "fast-check";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_GLOBAL_TIMING, GlobalService } from "../src/global-service.js";
-import { LockService, type LockServiceNode } from "../src/lock-service.js";
-import { PaxosPeers } from "../src/paxos-peers.js";
-import { RegionApplication } from "../src/region-application.js";
+import type { LockService, LockServiceNode } from "../src/lock-service.js";
+import type { RegionApplication } from "../src/region-application.js";
 import { decodeEntry, encodeLockBatchEntry, survivesEncoding } from "../src/region-entry.js";
-import type { Topology } from "../src/topology.js";
-
-const REGION = "us-east";
-const topology: Topology = { clusterId: "test", regions: [{ name: REGION, id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 9100 }] }] };
-const logger = pino({ level: "silent" });
-const clock = { nowMs: () => 1_000_000 };
+import { regionReplica, type RegionReplica } from "./region-replica.js";
 let transports: MemoryTransport[] = [];
 let services: LockService[] = [];
 
@@ -32,17 +23,12 @@ afterEach(async () => {
   transports = [];
 });
 
-function replica(): { locks: LockService; app: RegionApplication } {
-  const transport = new MemoryTransportNetwork().create(`${REGION}/${transports.length + 1}`);
-  transports.push(transport);
-  const region = asRegionId(REGION);
-  const paxos = paxosConfig([region]);
-  const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
-  const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf: (id) => `${REGION}/${id}` }, clock, peers, logger);
+function replica(): RegionReplica {
   // No periodic tick: both replicas must see exactly the entries the test makes.
-  const locks = new LockService({ region: REGION, tickCommandMs: 3_600_000, proposalTimeoutMs: 5_000, peerNameOf: (id) => `${REGION}/${id}` }, clock, logger);
-  services.push(locks);
-  return { locks, app: new RegionApplication(locks, global) };
+  const made = regionReplica(3_600_000);
+  transports.push(made.transport);
+  services.push(made.locks);
+  return made;
 }
 
 /**
