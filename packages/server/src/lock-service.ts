@@ -425,14 +425,15 @@ export class LockService {
   }
 }
 
-/**
- * The command with the leader's clock reading. One literal per type, not a spread: a spread
- * of the five command shapes went megamorphic and was a tenth of the request path's CPU.
- */
+/** A one-command entry as its proposer keeps it, unless the command would not survive encoding. */
 function ownLock(command: LockCommand): OwnEntry | undefined {
   return survivesEncoding(command) ? { kind: "lock", command } : undefined;
 }
 
+/**
+ * The command with the leader's clock reading. One literal per type, not a spread: a spread
+ * of the five command shapes went megamorphic and was a tenth of the request path's CPU.
+ */
 function stamp(c: UnstampedCommand, nowMs: number): LockCommand {
   switch (c.type) {
     case "openSession":
