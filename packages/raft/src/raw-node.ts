@@ -138,6 +138,23 @@ export class RawNode {
     return entries;
   }
 
+  /**
+   * The hard state a driver may record, without a write, so that its storage's commit index
+   * reaches `applied`: `recorded` (the storage's hard state) with the commit index raised; or
+   * `recorded` itself when it already reaches it. Undefined when this node's term or vote has
+   * moved past `recorded`: the next Ready writes those first. Entries applied during a write
+   * (committedDuringWrite) are committed beyond the hard state of the Ready that wrote them,
+   * and a durable log refuses a snapshot beyond the commit index it holds; Raft needs no
+   * durable commit index, so raising it this way is safe. Throws if `applied` is not committed.
+   */
+  hardStateCommittedThrough(recorded: HardState, applied: Index): HardState | undefined {
+    const current = this.raft.hardState();
+    if (applied > current.commit) throw new Error(`raw node ${this.raft.id}: applied ${applied} is beyond the commit index ${current.commit}`);
+    if (applied <= recorded.commit) return recorded;
+    if (current.term !== recorded.term || current.vote !== recorded.vote) return undefined;
+    return { term: recorded.term, vote: recorded.vote, commit: applied };
+  }
+
   /** The driver persisted, sent and applied the last Ready (contract.ts gives the order). */
   advance(): void {
     const ready = this.outstanding;

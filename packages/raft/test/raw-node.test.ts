@@ -178,6 +178,31 @@ describe("RawNode", () => {
       expect(follower.applied).toEqual(["fresh"]);
     });
 
+    it("gives the hard state that records the commit of entries applied during the write, without a write", () => {
+      const net = new Network({ voters: [1, 2, 3] });
+      const leader = net.electLeader();
+      net.flush();
+      expect(leader.node.propose(bytes("a")).ok).toBe(true);
+      const rd = leader.node.ready();
+      net.queue.push(...rd.messages);
+      net.flush();
+      const early = leader.node.committedDuringWrite();
+      applyBy(leader, [...rd.committedEntries, ...early]);
+      finishWrite(leader, rd);
+      leader.node.advance();
+      const recorded = leader.storage.hardState();
+      const applied = asIndex(leader.appliedIndex);
+      // The Ready's hard state predates the followers' acknowledgements.
+      expect(recorded.commit).toBeLessThan(applied);
+      expect(leader.node.hardStateCommittedThrough(recorded, applied)).toEqual({ term: recorded.term, vote: recorded.vote, commit: applied });
+      // Nothing to raise: the recorded state itself.
+      expect(leader.node.hardStateCommittedThrough(recorded, recorded.commit)).toBe(recorded);
+      // A term the storage has not recorded yet: the next Ready must write it first.
+      expect(leader.node.hardStateCommittedThrough({ ...recorded, term: asTerm(recorded.term - 1) }, applied)).toBeUndefined();
+      // An index not committed is a driver bug.
+      expect(() => leader.node.hardStateCommittedThrough(recorded, asIndex(applied + 1))).toThrow(/beyond the commit index/);
+    });
+
     it("refuses to hand out committed entries when no Ready is outstanding", () => {
       const net = new Network({ voters: [1] });
       const leader = net.electLeader();

@@ -405,21 +405,16 @@ export class RegionNode {
   }
 
   /**
-   * Whether the log's commit index reaches `index`, telling it so if needed. Entries a leader
-   * applied during its own write were committed after that Ready was made, and the log, which
-   * refuses a snapshot beyond its commit index, would hear of it only with a later Ready; with
-   * a leader whose disk is slower than its followers' every Ready is like that, and waiting
-   * would put the snapshot off for as long as the load lasts. Raft needs no durable commit
-   * index, so the log takes it now without a write, unless the term or vote changed since the
-   * last Ready (the next Ready writes those first, and the snapshot waits for it).
+   * Whether the log's commit index reaches `index`, telling it so (no write) if needed: a
+   * leader's entries applied during its own write are committed beyond the hard state of the
+   * Ready that wrote them, and with a leader whose disk is slower than its followers' every
+   * Ready is like that, so waiting for a later one could put the snapshot off indefinitely.
    */
   private commitRecordedThrough(index: Index): boolean {
     const recorded = this.log.view.hardState();
-    if (index <= recorded.commit) return true;
-    const { term, vote, commit } = this.raw.status();
-    if (term !== recorded.term || vote !== recorded.vote) return false;
-    if (index > commit) throw new Error(`raft driver: applied ${index} is beyond the commit index ${commit}`);
-    this.log.advanceCommit({ term, vote, commit: index });
+    const hardState = this.raw.hardStateCommittedThrough(recorded, index);
+    if (hardState === undefined) return false;
+    if (hardState !== recorded) this.log.advanceCommit(hardState);
     return true;
   }
 

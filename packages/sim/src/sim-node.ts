@@ -352,19 +352,16 @@ export class SimNode {
   }
 
   /**
-   * As the server's durable log, this disk takes no snapshot beyond the commit index it holds,
-   * and entries applied during a write (applyDuringWrite) are committed beyond the hard state
-   * of the Ready that wrote them. Like the server's driver (region-node.ts), this one hands the
-   * disk the newer commit index first, which needs no fsync, unless term or vote moved since.
+   * As the server's durable log, this disk takes no snapshot beyond the commit index it holds;
+   * like the server's driver (region-node.ts), this one records the commit of entries applied
+   * during a write first (RawNode.hardStateCommittedThrough).
    */
   private commitRecordedThrough(index: Index): boolean {
     const storage = this.disk.storage;
     const recorded = storage.hardState();
-    if (index <= recorded.commit) return true;
-    const { term, vote, commit } = this.rawNode().status();
-    if (term !== recorded.term || vote !== recorded.vote) return false;
-    if (index > commit) throw new Error(`sim node ${this.id}: applied ${index} is beyond the commit index ${commit}`);
-    storage.setHardState({ term, vote, commit: index });
+    const hardState = this.rawNode().hardStateCommittedThrough(recorded, index);
+    if (hardState === undefined) return false;
+    if (hardState !== recorded) storage.setHardState(hardState);
     return true;
   }
 }
