@@ -6,7 +6,7 @@
 
 import { validateCommand } from "@geolock/locks";
 import { asIndex, asNodeId, asTerm, type Entry, type ProposeResult } from "@geolock/raft";
-import type { MemoryTransport } from "@geolock/transport";
+import { RequestError, type MemoryTransport } from "@geolock/transport";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LockService, LockServiceNode } from "../src/lock-service.js";
@@ -63,7 +63,7 @@ const fieldValue = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 4 }),
   fc.constantFrom("a\uD800", "\uDC00b", "\uD83D\uDE00", "", "exclusive", "shared", "us-east:x"),
   fc.integer({ min: -5, max: 70_000 }),
-  fc.constantFrom(0, -0, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, Number.NaN, Number.POSITIVE_INFINITY),
+  fc.constantFrom(0, -0, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 1e20, -(2 ** 60), Number.NaN, Number.POSITIVE_INFINITY),
   fc.constantFrom(undefined, null, true, [], {}),
 );
 const commandType = fc.constantFrom("openSession", "keepAlive", "closeSession", "acquire", "release", "tick", "bogus");
@@ -114,10 +114,16 @@ describe("a leader and a follower fed the same log", () => {
       await Promise.all(
         clients.map(async (c, i) => {
           const mode = round % 3 === 0 ? "shared" : "exclusive";
-          const acquired = await leader.locks.submit({ type: "acquire", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name, mode, waitMs: i % 2 === 0 ? 0 : 50, owner: c.clientId });
-          if (acquired.type === "granted") await leader.locks.submit({ type: "release", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name });
+          // A wait that ends without a grant answers TIMEOUT; anything else is a failure.
+          const acquired = await leader.locks
+            .submit({ type: "acquire", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name, mode, waitMs: i % 2 === 0 ? 0 : 50, owner: c.clientId })
+            .catch((error: unknown) => {
+              if (error instanceof RequestError && error.code === "TIMEOUT") return undefined;
+              throw error;
+            });
+          if (acquired?.type === "granted") await leader.locks.submit({ type: "release", clientId: c.clientId, seq: ++c.seq, sessionId: c.sessionId, name: c.name });
         }),
-      ).catch(() => undefined);
+      );
     }
     // A name no MessagePack round trip keeps: the leader falls back to the bytes.
     const odd = clients[0] as (typeof clients)[number];
