@@ -1,5 +1,5 @@
 // Command line of `npm run bench -- [suite ...] [--quick] [--repeats N] [--measure S]
-// [--warmup S] [--note TEXT]`. Defaults are BASELINES.md's method: 3 repeats of 1 s warm-up
+// [--warmup S] [--note TEXT] [--base DIR]`. Defaults are BASELINES.md's method: 3 repeats of 1 s warm-up
 // plus a 5 s window. --quick is for smoke runs: 1 repeat of 0.2 s + 1 s, unless overridden.
 
 export interface RunArgs {
@@ -11,10 +11,12 @@ export interface RunArgs {
   readonly measureSeconds: number;
   /** Free text written into every result file, e.g. "machine shared with running tests". */
   readonly note: string | undefined;
+  /** The built checkout the `ab` suite compares this build with. */
+  readonly baseDir: string | undefined;
 }
 
 export const USAGE =
-  "usage: npm run bench -- [suite ...] [--quick] [--repeats N] [--measure S] [--warmup S] [--note TEXT]";
+  "usage: npm run bench -- [suite ...] [--quick] [--repeats N] [--measure S] [--warmup S] [--note TEXT] [--base DIR]";
 
 const LIMITS = {
   repeats: { min: 1, max: 100 },
@@ -38,6 +40,7 @@ export function parseArgs(argv: readonly string[]): RunArgs {
   let warmupSeconds: number | undefined;
   let measureSeconds: number | undefined;
   let note: string | undefined;
+  let baseDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--quick") quick = true;
@@ -45,11 +48,13 @@ export function parseArgs(argv: readonly string[]): RunArgs {
     else if (arg === "--warmup") warmupSeconds = numberFlag(arg, argv[++i], LIMITS.warmupSeconds);
     else if (arg === "--measure") measureSeconds = numberFlag(arg, argv[++i], LIMITS.measureSeconds);
     else if (arg === "--note") note = argv[++i];
+    else if (arg === "--base") baseDir = argv[++i];
     else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}\n${USAGE}`);
     else suites.push(arg);
   }
   if (repeats !== undefined && !Number.isInteger(repeats)) throw new Error(`--repeats must be whole\n${USAGE}`);
   if (argv.includes("--note") && note === undefined) throw new Error(`--note needs a text\n${USAGE}`);
+  if (argv.includes("--base") && (baseDir === undefined || baseDir === "")) throw new Error(`--base needs a directory\n${USAGE}`);
   return {
     suites,
     quick,
@@ -57,5 +62,6 @@ export function parseArgs(argv: readonly string[]): RunArgs {
     warmupSeconds: warmupSeconds ?? (quick ? 0.2 : 1),
     measureSeconds: measureSeconds ?? (quick ? 1 : 5),
     note,
+    baseDir,
   };
 }

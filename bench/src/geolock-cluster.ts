@@ -33,8 +33,17 @@ interface StatusView {
   readonly leader: string | null;
 }
 
-export async function startGeolockCluster(options: { dir: string; regions: readonly string[]; nodesPerRegion: number }): Promise<GeolockCluster> {
-  if (!existsSync(NODE_ENTRY)) throw new Error(`${NODE_ENTRY} is missing: run "npm run build" first`);
+export interface GeolockClusterOptions {
+  readonly dir: string;
+  readonly regions: readonly string[];
+  readonly nodesPerRegion: number;
+  /** The node program to start: this checkout's dist/node.js unless another build's is given. */
+  readonly entry?: string;
+}
+
+export async function startGeolockCluster(options: GeolockClusterOptions): Promise<GeolockCluster> {
+  const entry = options.entry ?? NODE_ENTRY;
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" first`);
   mkdirSync(options.dir, { recursive: true });
   const secretFile = join(options.dir, "secret");
   writeFileSync(secretFile, "bench-cluster-secret-0123456789abcdef");
@@ -51,7 +60,7 @@ export async function startGeolockCluster(options: { dir: string; regions: reado
     startServer(
       `geolock ${region}/${id}`,
       process.execPath,
-      [NODE_ENTRY, "--region", region, "--node", String(id), "--config", configFile, "--data", join(options.dir, `${region}-${id}`), "--secret-file", secretFile, "--log-level", "warn"],
+      [entry, "--region", region, "--node", String(id), "--config", configFile, "--data", join(options.dir, `${region}-${id}`), "--secret-file", secretFile, "--log-level", "warn"],
       join(options.dir, `${region}-${id}.log`),
     );
   const nodes: GeolockNodeInfo[] = regions.flatMap((r) =>

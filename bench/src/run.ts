@@ -15,6 +15,7 @@ import { parseArgs, USAGE, type RunArgs } from "./args.js";
 import { removeDirOnInterrupt } from "./processes.js";
 import { localDate, machineInfo, noiseSample, reportMarkdown, resultName, resultTable, type SuiteReport } from "./report.js";
 import type { BenchSuite } from "./suite.js";
+import { suite as abSuite } from "./suites/ab.js";
 import { suite as checkerSuite } from "./suites/checker.js";
 import { suite as etcdSuite } from "./suites/etcd.js";
 import { suite as floorSuite } from "./suites/floor.js";
@@ -27,15 +28,18 @@ import { suite as versusSuite } from "./suites/versus.js";
 
 /** Every suite, in the order `npm run bench` without names runs them. */
 export const SUITES: readonly BenchSuite[] = [raftInProcessSuite, lockPathSuite, checkerSuite, floorSuite, geolockSuite, geolockGlobalSuite, etcdSuite, redisSuite, versusSuite];
+/** Suites that run only when named: ab compares with a checkout given by --base. */
+const NAMED_ONLY_SUITES: readonly BenchSuite[] = [abSuite];
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
 function selectSuites(names: readonly string[]): BenchSuite[] {
   if (names.length === 0) return [...SUITES];
+  const known = [...SUITES, ...NAMED_ONLY_SUITES];
   return names.map((name) => {
-    const found = SUITES.find((s) => s.name === name);
+    const found = known.find((s) => s.name === name);
     if (found === undefined) {
-      throw new Error(`unknown suite "${name}"; known: ${SUITES.map((s) => s.name).join(", ")}\n${USAGE}`);
+      throw new Error(`unknown suite "${name}"; known: ${known.map((s) => s.name).join(", ")}\n${USAGE}`);
     }
     return found;
   });

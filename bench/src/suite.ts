@@ -10,6 +10,8 @@ export interface BenchOptions {
   readonly repeats: number;
   /** A directory the suite may use for data files; removed afterwards by the runner. */
   readonly scratchDir: string;
+  /** The built checkout the `ab` suite compares this build with (--base). */
+  readonly baseDir?: string | undefined;
 }
 
 /** One measured scenario, e.g. "geolock region put, c=64". */

@@ -4,7 +4,7 @@ import { parseArgs } from "../src/args.js";
 
 describe("parseArgs", () => {
   it("defaults to every suite, 3 repeats of 1 s warm-up and a 5 s window", () => {
-    expect(parseArgs([])).toEqual({ suites: [], quick: false, repeats: 3, warmupSeconds: 1, measureSeconds: 5, note: undefined });
+    expect(parseArgs([])).toEqual({ suites: [], quick: false, repeats: 3, warmupSeconds: 1, measureSeconds: 5, note: undefined, baseDir: undefined });
   });
 
   it("keeps suite names in order and shortens everything with --quick", () => {
@@ -25,5 +25,11 @@ describe("parseArgs", () => {
     expect(() => parseArgs(["--warmup", "abc"])).toThrow(/--warmup needs a number/);
     expect(() => parseArgs(["--repeats", "1.5"])).toThrow(/whole/);
     expect(() => parseArgs(["--note"])).toThrow(/--note needs a text/);
+    expect(() => parseArgs(["ab", "--base"])).toThrow(/--base needs a directory/);
+    expect(() => parseArgs(["ab", "--base", ""])).toThrow(/--base needs a directory/);
+  });
+
+  it("takes the base checkout the ab suite compares with", () => {
+    expect(parseArgs(["ab", "--base", "/tmp/base", "--repeats", "30"])).toMatchObject({ suites: ["ab"], baseDir: "/tmp/base", repeats: 30 });
   });
 });

@@ -19,7 +19,7 @@
 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { GeolockClient, type LockHandle } from "@geolock/client";
+import { GeolockClient, type ConnectOptions, type LockHandle } from "@geolock/client";
 import { startGeolockCluster, type GeolockCluster, type GeolockNodeInfo } from "../geolock-cluster.js";
 import type { LoadResult } from "../load.js";
 import { BASELINE_CONCURRENCIES, fairnessExtra, measurePrepared, median, type PreparedScenario } from "../scenario.js";
@@ -40,19 +40,30 @@ export type Placement = "leader" | "spread";
  */
 export type Connections = "shared" | "own";
 
+/**
+ * The client library a scenario drives, and the system name its rows carry: this build's
+ * unless the ab suite passes another checkout's (loaded from its dist at run time).
+ */
+export interface ClientBuild {
+  readonly system: string;
+  connect(options: ConnectOptions): Promise<GeolockClient>;
+}
+
+export const THIS_BUILD: ClientBuild = { system: SYSTEM, connect: (options) => GeolockClient.connect(options) };
+
 interface Workers {
   readonly clients: readonly GeolockClient[];
   close(): Promise<void>;
 }
 
 /** One client per worker, as etcd's baseline gives each worker its own lease. */
-async function connectWorkers(cluster: GeolockCluster, count: number, placement: Placement, connections: Connections = "shared"): Promise<Workers> {
+async function connectWorkers(cluster: GeolockCluster, count: number, placement: Placement, connections: Connections = "shared", build: ClientBuild = THIS_BUILD): Promise<Workers> {
   const leader = await cluster.leader(REGION);
   const members = cluster.nodes.filter((n) => n.region === REGION);
   const ordered = (w: number): GeolockNodeInfo[] =>
     placement === "leader" ? [leader, ...members.filter((n) => n !== leader)] : members.map((_, i) => members[(w + i) % members.length] as GeolockNodeInfo);
   const connect = (w: number): Promise<GeolockClient> =>
-    GeolockClient.connect({ endpoints: ordered(w).map((n) => n.url), region: REGION, ttlMs: SESSION_TTL_MS, owner: `bench-${w}` });
+    build.connect({ endpoints: ordered(w).map((n) => n.url), region: REGION, ttlMs: SESSION_TTL_MS, owner: `bench-${w}` });
   if (connections === "own") {
     const clients = await Promise.all(Array.from({ length: count }, (_, w) => connect(w)));
     return { clients, close: () => closeAll(clients) };
@@ -100,13 +111,19 @@ export async function prepareRegionWrite(cluster: GeolockCluster, c: number, pla
 }
 
 /** Try-lock acquire + release of the worker's own name: the counterpart of etcd's lease+txn cycle. */
-export async function prepareLockCycle(cluster: GeolockCluster, c: number, placement: Placement = "leader", connections: Connections = "shared"): Promise<PreparedScenario> {
-  const workers = await connectWorkers(cluster, c, placement, connections);
+export async function prepareLockCycle(
+  cluster: GeolockCluster,
+  c: number,
+  placement: Placement = "leader",
+  connections: Connections = "shared",
+  build: ClientBuild = THIS_BUILD,
+): Promise<PreparedScenario> {
+  const workers = await connectWorkers(cluster, c, placement, connections, build);
   const clients = workers.clients;
   return {
     spec: {
       scenario: `geolock lock cycle (${label(placement, connections)})`,
-      system: SYSTEM,
+      system: build.system,
       concurrency: c,
       op: async (w) => {
         const handle = await (clients[w] as GeolockClient).acquire(`${REGION}:cycle/${c}/${w}`, { waitMs: 0 });
@@ -126,8 +143,8 @@ function contendedExtra(runs: readonly LoadResult[]): Record<string, number | st
 }
 
 /** 16 workers queue FIFO on one name, each holding it for one event-loop turn. */
-export async function prepareContended(cluster: GeolockCluster): Promise<PreparedScenario> {
-  const workers = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader");
+export async function prepareContended(cluster: GeolockCluster, build: ClientBuild = THIS_BUILD): Promise<PreparedScenario> {
+  const workers = await connectWorkers(cluster, CONTENDED_CLIENTS, "leader", "shared", build);
   const clients = workers.clients;
   const name = `${REGION}:contended`;
   // Mutual exclusion on the side, as in the etcd suite: a grant to a second worker while one
@@ -137,7 +154,7 @@ export async function prepareContended(cluster: GeolockCluster): Promise<Prepare
   return {
     spec: {
       scenario: "geolock contended (FIFO wait)",
-      system: SYSTEM,
+      system: build.system,
       concurrency: CONTENDED_CLIENTS,
       extra: contendedExtra,
       op: async (w) => {
