@@ -75,6 +75,28 @@ export async function measureInterleaved(options: BenchOptions, a: ScenarioSpec,
   return [reduceRuns(a, runsA), reduceRuns(b, runsB)];
 }
 
+/**
+ * Prepares `a`, then `b`, measures them with measureInterleaved, and disposes of both, also
+ * when preparing or measuring fails.
+ */
+export async function measurePreparedInterleaved(
+  options: BenchOptions,
+  prepareA: () => Promise<PreparedScenario>,
+  prepareB: () => Promise<PreparedScenario>,
+): Promise<[ScenarioResult, ScenarioResult]> {
+  const a = await prepareA();
+  try {
+    const b = await prepareB();
+    try {
+      return await measureInterleaved(options, a.spec, b.spec);
+    } finally {
+      await b.dispose();
+    }
+  } finally {
+    await a.dispose();
+  }
+}
+
 async function runRepeat(options: BenchOptions, spec: ScenarioSpec, index: number): Promise<LoadResult> {
   const r = await runClosedLoop({
     concurrency: spec.concurrency,

@@ -23,7 +23,7 @@ import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ConnectOptions, GeolockClient } from "@geolock/client";
 import { startGeolockCluster, type GeolockCluster } from "../geolock-cluster.js";
-import { measureInterleaved, type PreparedScenario } from "../scenario.js";
+import { measurePreparedInterleaved, type PreparedScenario } from "../scenario.js";
 import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 import { prepareContended, prepareLockCycle, REGION, THIS_BUILD, type ClientBuild } from "./geolock.js";
 import { pairedRatio } from "./versus.js";
@@ -88,18 +88,12 @@ export function compareRows(current: ScenarioResult, base: ScenarioResult): Scen
 }
 
 async function measurePair(options: BenchOptions, clusters: { current: GeolockCluster; base: GeolockCluster }, baseClient: ClientBuild, prepare: Prepare): Promise<ScenarioResult[]> {
-  const current = await prepare(clusters.current, THIS_BUILD);
-  try {
-    const base = await prepare(clusters.base, baseClient);
-    try {
-      const [c, b] = await measureInterleaved(options, current.spec, base.spec);
-      return compareRows({ ...c, system: "geolock (this build)" }, b);
-    } finally {
-      await base.dispose();
-    }
-  } finally {
-    await current.dispose();
-  }
+  const [current, base] = await measurePreparedInterleaved(
+    options,
+    () => prepare(clusters.current, THIS_BUILD),
+    () => prepare(clusters.base, baseClient),
+  );
+  return compareRows({ ...current, system: "geolock (this build)" }, base);
 }
 
 export const suite: BenchSuite = {

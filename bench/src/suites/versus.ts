@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { EtcdClient } from "../etcd-client.js";
 import { startEtcdCluster } from "../etcd-cluster.js";
 import { startGeolockCluster } from "../geolock-cluster.js";
-import { BASELINE_CONCURRENCIES, measureInterleaved, median, type PreparedScenario } from "../scenario.js";
+import { BASELINE_CONCURRENCIES, measurePreparedInterleaved, median, type PreparedScenario } from "../scenario.js";
 import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 import { prepareContendedV3lock, prepareLockTxn, preparePut } from "./etcd.js";
 import { prepareContended, prepareLockCycle, prepareRegionWrite, REGION } from "./geolock.js";
@@ -47,24 +47,14 @@ export function pairedRatio<T>(a: readonly T[], b: readonly T[], pick: (run: T) 
 }
 
 async function measurePair(options: BenchOptions, pair: Pair): Promise<ScenarioResult[]> {
-  const geolock = await pair.geolock();
-  try {
-    const etcd = await pair.etcd();
-    try {
-      const [g, e] = await measureInterleaved(options, geolock.spec, etcd.spec);
-      const ratios: Record<string, number> = { etcdOpsRatio: ratio(g.opsPerSecond, e.opsPerSecond) };
-      if (g.p50Ms !== undefined && e.p50Ms !== undefined) ratios["etcdP50Ratio"] = ratio(g.p50Ms, e.p50Ms);
-      const pairedOps = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.opsPerSecond);
-      const pairedP50 = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.p50Ms);
-      if (pairedOps !== undefined) ratios["pairedOpsRatio"] = pairedOps;
-      if (pairedP50 !== undefined) ratios["pairedP50Ratio"] = pairedP50;
-      return [{ ...g, extra: { ...g.extra, ...ratios } }, e];
-    } finally {
-      await etcd.dispose();
-    }
-  } finally {
-    await geolock.dispose();
-  }
+  const [g, e] = await measurePreparedInterleaved(options, pair.geolock, pair.etcd);
+  const ratios: Record<string, number> = { etcdOpsRatio: ratio(g.opsPerSecond, e.opsPerSecond) };
+  if (g.p50Ms !== undefined && e.p50Ms !== undefined) ratios["etcdP50Ratio"] = ratio(g.p50Ms, e.p50Ms);
+  const pairedOps = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.opsPerSecond);
+  const pairedP50 = pairedRatio(g.runs ?? [], e.runs ?? [], (run) => run.p50Ms);
+  if (pairedOps !== undefined) ratios["pairedOpsRatio"] = pairedOps;
+  if (pairedP50 !== undefined) ratios["pairedP50Ratio"] = pairedP50;
+  return [{ ...g, extra: { ...g.extra, ...ratios } }, e];
 }
 
 export const suite: BenchSuite = {
