@@ -1,5 +1,6 @@
 // Tests the ab suite's pieces that need no cluster: loading another checkout's build, the
 // paired comparison of its rows, and the refusal to run without --base.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +53,21 @@ describe("ab suite", () => {
     expect(base.client.system).toMatch(/^geolock base geolock-ab-test-/);
     const options: ConnectOptions = { endpoints: ["ws://127.0.0.1:1/client"], region: "bench" };
     await expect(base.client.connect(options)).resolves.toEqual({ connectedTo: ["ws://127.0.0.1:1/client"], self: true });
+  });
+
+  it("names a git checkout by its commit, and a folder inside another repository by the folder", async () => {
+    const dir = checkout({ "dist/node.js": "", "packages/client/dist/index.js": "export class GeolockClient { static async connect() { return {}; } }" });
+    const git = (...args: string[]): string => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+    git("init", "-q");
+    git("-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "--allow-empty", "-m", "base");
+    const commit = git("rev-parse", "--short", "HEAD");
+    expect((await loadBaseBuild(dir)).client.system).toBe(`geolock base ${commit}`);
+    const nested = join(dir, "nested");
+    mkdirSync(join(nested, "dist"), { recursive: true });
+    mkdirSync(join(nested, "packages", "client", "dist"), { recursive: true });
+    writeFileSync(join(nested, "dist", "node.js"), "");
+    writeFileSync(join(nested, "packages", "client", "dist", "index.js"), "export class GeolockClient { static async connect() { return {}; } }");
+    expect((await loadBaseBuild(nested)).client.system).toBe("geolock base nested");
   });
 
   it("refuses a checkout that is not built, or whose client library has no GeolockClient.connect", async () => {

@@ -18,7 +18,7 @@
 // the base's) and pairsWon (pairs in which this build did more operations per second).
 
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ConnectOptions, GeolockClient } from "@geolock/client";
@@ -52,12 +52,17 @@ export async function loadBaseBuild(dir: string): Promise<BaseBuild> {
   return { entry, client: { system: `geolock base ${describeCheckout(root)}`, connect: connectBase } };
 }
 
-/** The checkout's commit (and "+changes" if its tree differs from it), or its folder's name outside git. */
+/**
+ * The checkout's commit (and "+changes" if its tree differs from it), or its folder's name
+ * when it is not the top of a git work tree (a folder inside another repository is not that
+ * repository's commit).
+ */
 function describeCheckout(root: string): string {
+  const git = (...args: string[]): string => execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   try {
-    const commit = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    return dirty === "" ? commit : `${commit}+changes`;
+    if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(root)) return basename(root);
+    const commit = git("rev-parse", "--short", "HEAD");
+    return git("status", "--porcelain", "--untracked-files=no") === "" ? commit : `${commit}+changes`;
   } catch {
     return basename(root);
   }
