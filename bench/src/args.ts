@@ -55,6 +55,9 @@ export function parseArgs(argv: readonly string[]): RunArgs {
   if (repeats !== undefined && !Number.isInteger(repeats)) throw new Error(`--repeats must be whole\n${USAGE}`);
   if (argv.includes("--note") && note === undefined) throw new Error(`--note needs a text\n${USAGE}`);
   if (argv.includes("--base") && (baseDir === undefined || baseDir === "")) throw new Error(`--base needs a directory\n${USAGE}`);
+  // Caught here rather than when the ab suite's turn comes, after the suites before it ran.
+  if (suites.includes("ab") && baseDir === undefined) throw new Error(`the ab suite needs --base DIR, a built checkout to compare with\n${USAGE}`);
+  if (baseDir !== undefined && !suites.includes("ab")) throw new Error(`--base is for the ab suite only; name it\n${USAGE}`);
   return {
     suites,
     quick,

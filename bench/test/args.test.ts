@@ -27,6 +27,9 @@ describe("parseArgs", () => {
     expect(() => parseArgs(["--note"])).toThrow(/--note needs a text/);
     expect(() => parseArgs(["ab", "--base"])).toThrow(/--base needs a directory/);
     expect(() => parseArgs(["ab", "--base", ""])).toThrow(/--base needs a directory/);
+    expect(() => parseArgs(["ab"])).toThrow(/the ab suite needs --base DIR/);
+    expect(() => parseArgs(["versus", "--base", "/tmp/base"])).toThrow(/--base is for the ab suite only/);
+    expect(() => parseArgs(["--base", "/tmp/base"])).toThrow(/--base is for the ab suite only/);
   });
 
   it("takes the base checkout the ab suite compares with", () => {

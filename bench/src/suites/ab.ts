@@ -28,6 +28,9 @@ import type { BenchOptions, BenchSuite, ScenarioResult } from "../suite.js";
 import { prepareContended, prepareLockCycle, REGION, THIS_BUILD, type ClientBuild } from "./geolock.js";
 import { pairedRatio } from "./versus.js";
 
+/** This build's client library, named so in the progress lines and the results alike. */
+const CURRENT_BUILD: ClientBuild = { ...THIS_BUILD, system: "geolock (this build)" };
+
 const USAGE = "the ab suite needs --base DIR, a built checkout of geolock: npm run bench -- ab --base DIR --repeats 30 --warmup 0.2 --measure 1";
 
 export interface BaseBuild {
@@ -95,10 +98,10 @@ export function compareRows(current: ScenarioResult, base: ScenarioResult): Scen
 async function measurePair(options: BenchOptions, clusters: { current: GeolockCluster; base: GeolockCluster }, baseClient: ClientBuild, prepare: Prepare): Promise<ScenarioResult[]> {
   const [current, base] = await measurePreparedInterleaved(
     options,
-    () => prepare(clusters.current, THIS_BUILD),
+    () => prepare(clusters.current, CURRENT_BUILD),
     () => prepare(clusters.base, baseClient),
   );
-  return compareRows({ ...current, system: "geolock (this build)" }, base);
+  return compareRows(current, base);
 }
 
 export const suite: BenchSuite = {
