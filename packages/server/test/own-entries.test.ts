@@ -72,14 +72,20 @@ const command = fc.record({ type: commandType, ...Object.fromEntries(FIELDS.map(
 
 describe("commands the leader applies from memory", () => {
   it("validate exactly as the bytes they were encoded into do, whenever they survive the encoding", () => {
+    let compared = 0;
     fc.assert(
       fc.property(command, (raw) => {
         const decoded = decodeEntry(encodeLockBatchEntry([raw]));
         if (decoded.kind !== "lockBatch") throw new Error(`a batch decoded as ${decoded.kind}`);
-        if (survivesEncoding(raw)) expect(validateCommand(decoded.commands[0])).toEqual(validateCommand(raw));
+        if (!survivesEncoding(raw)) return;
+        compared += 1;
+        expect(validateCommand(decoded.commands[0])).toEqual(validateCommand(raw));
       }),
       { numRuns: 2_000 },
     );
+    // About one draw in seven survives the encoding (286 of 2,000 in one run): the comparison
+    // ran for those, not only for a handful.
+    expect(compared).toBeGreaterThan(150);
   });
 
   it("exclude the values that MessagePack does not carry unchanged", () => {
