@@ -21,7 +21,7 @@ const nemesis: NemesisEvent[] = [
   { time: 6500, type: "stop", kind: "pause", variant: "pause-client", targets: ["worker 0"], detail: "healed" },
 ];
 const checks = checksOf(readFileSync(fixture, "utf8"));
-const summary = summarize(DEFAULT_OPTIONS, dir, checks, nemesis, { accepted: 0, rejected: 0 }, 1, false);
+const summary = summarize(DEFAULT_OPTIONS, dir, checks, nemesis, { accepted: 0, rejected: 0 }, 1, false, []);
 const html = renderReport({ summary, checks, nemesis });
 const file = join(dir, "report.html");
 writeFileSync(file, html);
@@ -65,7 +65,7 @@ describe("report.html with watch streams", () => {
 
   it("is valid when every checker is, and names what the watchers were told", () => {
     const checks = { ...base, watchStreams: checkWatchStreams(base.history, told.slice(0, 3)) };
-    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false);
+    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false, []);
     expect(s.verdict).toBe("valid");
     expect(s.watch).toEqual({ watchers: 1, epochs: 1, changes: 2, anomalies: 0 });
     expect(renderReport({ summary: s, checks, nemesis: [] })).toContain("Watch streams: ok (1 watchers, 1 statuses, 2 grants and releases told)");
@@ -73,7 +73,7 @@ describe("report.html with watch streams", () => {
 
   it("is invalid, and lists the anomaly, when a watcher missed a grant", () => {
     const checks = { ...base, watchStreams: checkWatchStreams(base.history, told) };
-    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false);
+    const s = summarize(DEFAULT_OPTIONS, dir, checks, [], { accepted: 0, rejected: 0 }, 1, false, []);
     expect(s.verdict).toBe("invalid");
     expect(s.exitCode).toBe(1);
     const page = renderReport({ summary: s, checks, nemesis: [] });

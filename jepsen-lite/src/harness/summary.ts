@@ -71,7 +71,7 @@ export function summarize(
   lateWrites: { readonly accepted: number; readonly rejected: number },
   checkMs: number,
   interrupted: boolean,
-  crashes: readonly ProcessCrash[] = [],
+  crashes: readonly ProcessCrash[],
 ): RunSummary {
   const outcomes: Record<string, OutcomeCounts> = {};
   const errors: Record<string, number> = {};
