@@ -26,3 +26,8 @@ it("names a node that exited without being killed by the benchmark, and not one 
     await cluster.stop();
   }
 }, 60_000);
+
+it("starts the node program it is given (another build's, for the ab suite), not this checkout's", async () => {
+  const entry = join(root, "other-build", "dist", "node.js");
+  await expect(startGeolockCluster({ dir: join(root, "other"), regions: ["bench"], nodesPerRegion: 3, entry })).rejects.toThrow(`${entry} is missing`);
+});
