@@ -180,6 +180,7 @@ function cycleName(worker: number): string {
 class CommitAtOnceNode implements LockServiceNode {
   private lastIndex = 0;
   private pending: Entry[] = [];
+  private flushes: (() => void)[] = [];
   private scheduled = false;
   private stopped = false;
 
@@ -190,11 +191,14 @@ class CommitAtOnceNode implements LockServiceNode {
     this.lastIndex += 1;
     const entry: Entry = { index: asIndex(this.lastIndex), term: TERM, kind: "normal", data };
     this.pending.push(entry);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.commit());
-    }
+    this.schedule();
     return { ok: true, index: entry.index, term: TERM };
+  }
+
+  /** As RegionNode: the flush runs in the next drain, before that drain's entries commit. */
+  beforeNextReady(flush: () => void): void {
+    this.flushes.push(flush);
+    this.schedule();
   }
 
   /** Nothing here reads linearizably; a leader alone would confirm at once. */
@@ -206,8 +210,17 @@ class CommitAtOnceNode implements LockServiceNode {
     this.stopped = true;
   }
 
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.commit());
+  }
+
   private commit(): void {
     this.scheduled = false;
+    const flushes = this.flushes;
+    this.flushes = [];
+    for (const flush of flushes) flush();
     const entries = this.pending;
     this.pending = [];
     if (this.stopped) return;

@@ -67,8 +67,8 @@ interface ParkedWait {
 /** A lock command as RegionApplication took it out of its entry envelope. */
 export type LockEntryCommand = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
-/** What the lock service needs of its Raft node: proposing entries and linearizable reads. */
-export type LockServiceNode = Pick<RegionNode, "propose" | "linearizableRead">;
+/** What the lock service needs of its Raft node: proposing entries (gathered until the next Ready) and linearizable reads. */
+export type LockServiceNode = Pick<RegionNode, "propose" | "beforeNextReady" | "linearizableRead">;
 
 /** The regional part of the region's replicated application (region-application.ts dispatches to it). */
 export class LockService {
@@ -265,9 +265,9 @@ export class LockService {
       if (this.batch.length >= BATCH_COMMANDS_MAX) this.flushBatch();
       else if (!this.batchFlushQueued) {
         this.batchFlushQueued = true;
-        // Requests of one client frame (or one forwarded frame) are proposed synchronously,
-        // so a microtask sees all of them, and runs before the Raft node's next Ready.
-        queueMicrotask(() => {
+        // Proposed just before the next Ready is taken, not per frame: with a connection per
+        // client, each frame carries one request, and a turn's requests still share one entry.
+        this.requireNode().beforeNextReady(() => {
           this.batchFlushQueued = false;
           this.flushBatch();
         });

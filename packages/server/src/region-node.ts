@@ -103,6 +103,8 @@ export class RegionNode {
    */
   private applyingDuringWrite = false;
   private role: Role = "follower";
+  /** Run once each just before the core's next Ready is taken (beforeNextReady). */
+  private beforeReady: (() => void)[] = [];
 
   constructor(
     private readonly options: RegionNodeOptions,
@@ -150,6 +152,7 @@ export class RegionNode {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     clearTimeout(this.heldTimer);
     this.heldEmptyAppends.clear();
+    this.beforeReady = [];
     for (const read of this.pendingReads.values()) this.failRead(read, new Error("node stopping"));
     this.pendingReads.clear();
     for (const read of this.confirmedReads.splice(0)) this.failRead(read, new Error("node stopping"));
@@ -167,6 +170,18 @@ export class RegionNode {
         return;
       }
     }
+    this.schedule();
+  }
+
+  /**
+   * Runs `flush` once, just before the core's next Ready is taken: in this turn's drain, or
+   * in the one after the write in flight. A proposer that gathers requests proposes them
+   * from there, so that requests that arrived on many connections in one turn, or during a
+   * write, go out as one entry rather than one entry per connection.
+   */
+  beforeNextReady(flush: () => void): void {
+    if (this.stopped) return;
+    this.beforeReady.push(flush);
     this.schedule();
   }
 
@@ -218,7 +233,7 @@ export class RegionNode {
   }
 
   private schedule(): void {
-    if (this.draining || this.stopped || !this.raw.hasReady()) return;
+    if (this.draining || this.stopped || (!this.raw.hasReady() && this.beforeReady.length === 0)) return;
     this.draining = true;
     setImmediate(() => {
       this.drain().catch((error: unknown) => this.fail(error));
@@ -227,7 +242,9 @@ export class RegionNode {
 
   private async drain(): Promise<void> {
     try {
-      while (!this.stopped && this.raw.hasReady()) {
+      while (!this.stopped) {
+        this.runBeforeReady();
+        if (!this.raw.hasReady()) break;
         const ready = this.raw.ready();
         const leading = (ready.softState?.role ?? this.role) === "leader";
         // On a leader, committed entries that were already durable before this Ready are
@@ -286,6 +303,13 @@ export class RegionNode {
       this.draining = false;
     }
     this.schedule();
+  }
+
+  private runBeforeReady(): void {
+    if (this.beforeReady.length === 0) return;
+    const flushes = this.beforeReady;
+    this.beforeReady = [];
+    for (const flush of flushes) flush();
   }
 
   private applyCommittedDuringWrite(): void {

@@ -20,6 +20,10 @@ class CommitAtOnce implements LockServiceNode {
     setImmediate(() => this.app.applyEntry(entry));
     return { ok: true, index: entry.index, term: entry.term };
   }
+  /** As a region node's drain would: after the turn's requests have all been taken. */
+  beforeNextReady(flush: () => void): void {
+    queueMicrotask(flush);
+  }
   linearizableRead(): Promise<void> {
     return Promise.resolve();
   }

@@ -52,6 +52,10 @@ class LeaderAndFollower implements LockServiceNode {
     });
     return { ok: true, index: entry.index, term: entry.term };
   }
+  /** As a region node's drain would: after the turn's requests have all been taken. */
+  beforeNextReady(flush: () => void): void {
+    queueMicrotask(flush);
+  }
   linearizableRead(): Promise<void> {
     return Promise.resolve();
   }
