@@ -82,6 +82,15 @@ export class LockService {
   private batch: { readonly command: LockCommand; readonly waiter: AnswerWaiter }[] = [];
   private batchFlushQueued = false;
   /**
+   * The batch's commands wait for the Raft driver's next Ready, which waits for the write in
+   * flight: a disk that never finishes must not keep them unanswered (a proposal's own timer
+   * starts only once it is proposed). One watchdog, not a timer per batch: it checks when the
+   * current batch began, and lapses when no batch waits.
+   */
+  private batchWatchdog: NodeJS.Timeout | undefined;
+  /** When the current batch took its first command (real time, like the timers it sets). */
+  private batchSinceMs = 0;
+  /**
    * Acquires answered "queued", by session and then name, until granted or timed out. By
    * session first, so that closing a session finds its waits without scanning everyone's.
    */
@@ -236,6 +245,8 @@ export class LockService {
       for (const waiter of p.waiters) waiter.reject(error);
     }
     this.proposals.clear();
+    clearTimeout(this.batchWatchdog);
+    this.batchWatchdog = undefined;
     for (const { waiter } of this.batch.splice(0)) waiter.reject(error);
     for (const byName of this.parked.values()) {
       for (const waits of byName.values()) {
@@ -262,6 +273,10 @@ export class LockService {
         return;
       }
       this.batch.push({ command, waiter });
+      if (this.batch.length === 1) {
+        this.batchSinceMs = performance.now();
+        this.batchWatchdog ??= setTimeout(() => this.checkBatchAge(), this.options.proposalTimeoutMs);
+      }
       if (this.batch.length >= BATCH_COMMANDS_MAX) this.flushBatch();
       else if (!this.batchFlushQueued) {
         this.batchFlushQueued = true;
@@ -286,6 +301,21 @@ export class LockService {
       const own: OwnEntry | undefined = commands.every(survivesEncoding) ? { kind: "lockBatch", commands } : undefined;
       this.proposeEntry(encodeLockBatchEntry(commands), own, batch.map((b) => b.waiter));
     }
+  }
+
+  /** Answers a batch that waited its whole proposal timeout: never proposed, none of it took effect. */
+  private checkBatchAge(): void {
+    this.batchWatchdog = undefined;
+    if (this.batch.length === 0) return;
+    const waitedMs = performance.now() - this.batchSinceMs;
+    if (waitedMs < this.options.proposalTimeoutMs) {
+      this.batchWatchdog = setTimeout(() => this.checkBatchAge(), this.options.proposalTimeoutMs - waitedMs);
+      return;
+    }
+    const batch = this.batch;
+    this.batch = [];
+    const error = new RequestError("TIMEOUT", `not proposed within ${this.options.proposalTimeoutMs} ms: the region's previous write has not finished; this request did not take effect`);
+    for (const { waiter } of batch) waiter.reject(error);
   }
 
   private proposeEntry(data: Uint8Array, proposed: OwnEntry | undefined, waiters: readonly AnswerWaiter[]): void {

@@ -2,7 +2,8 @@
 // that reach the leader in separate tasks of one turn, as frames from separate connections
 // do, are proposed as one entry; so are requests that arrive while the leader's write is in
 // flight. One entry is one record on every replica's disk and one envelope on the wire,
-// where an entry per connection cost the followers most of their CPU.
+// where an entry per connection cost the followers most of their CPU. Requests that wait so
+// behind a write that never finishes are answered TIMEOUT once their proposal timeout passes.
 import { asNodeId, type Entry, type Role } from "@geolock/raft";
 import { DurableLog, MemoryDisk, type RecordStore } from "@geolock/storage";
 import type { MemoryTransport } from "@geolock/transport";
@@ -48,8 +49,8 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function oneNodeRegion(): Promise<Region> {
-  const { locks, app, transport } = regionReplica(60_000);
+async function oneNodeRegion(proposalTimeoutMs = 5_000): Promise<Region> {
+  const { locks, app, transport } = regionReplica(60_000, proposalTimeoutMs);
   const disk = new HeldDisk(new MemoryDisk().open());
   const id = asNodeId(1);
   const log = await DurableLog.openStore(disk, { clusterId: "test", region: REPLICA_REGION, nodeId: id }, { initialConfState: { voters: [id], learners: [] } });
@@ -97,6 +98,11 @@ async function clients(locks: LockService, count: number) {
   );
 }
 
+/** The answer, or the error the request was rejected with. */
+function outcome(answer: Promise<LockAnswer>): Promise<LockAnswer | unknown> {
+  return answer.catch((error: unknown) => error);
+}
+
 /** Runs each of `requests` in a task of its own, all in one turn of the event loop. */
 function inSeparateTasks(requests: readonly (() => Promise<LockAnswer>)[]): Promise<LockAnswer[]> {
   return Promise.all(requests.map((request) => new Promise<LockAnswer>((resolve, reject) => setImmediate(() => request().then(resolve, reject)))));
@@ -128,5 +134,22 @@ describe("lock service batching on the Raft driver", () => {
     expect((await firstAnswer).type).toBe("granted");
     expect((await restAnswers).map((a) => a.type)).toEqual(Array(5).fill("granted"));
     expect(region.appliedEntries.length - entriesBefore).toBe(2);
+  });
+
+  it("answers TIMEOUT to requests that waited a whole proposal timeout behind a write that never finished, and they take no effect", async () => {
+    const region = await oneNodeRegion(300);
+    const [first, second] = await clients(region.locks, 2);
+    const writesBefore = region.disk.writesStarted;
+    region.disk.hold();
+    const firstAnswer = outcome((first as NonNullable<typeof first>).acquire());
+    await vi.waitFor(() => expect(region.disk.writesStarted).toBe(writesBefore + 1), { timeout: 5_000, interval: 1 });
+    const secondAnswer = outcome((second as NonNullable<typeof second>).acquire());
+    expect(await secondAnswer).toMatchObject({ code: "TIMEOUT", message: expect.stringContaining("did not take effect") });
+    // The first was proposed: its outcome is unknown to its caller, and it may yet apply.
+    expect(await firstAnswer).toMatchObject({ code: "TIMEOUT", message: expect.stringContaining("may still take effect") });
+    expect(region.disk.writesStarted).toBe(writesBefore + 1);
+    region.disk.letGo();
+    await vi.waitFor(async () => expect((await region.locks.status(`${REPLICA_REGION}:lock-0`)).holders).toHaveLength(1), { timeout: 5_000, interval: 5 });
+    expect((await region.locks.status(`${REPLICA_REGION}:lock-1`)).holders).toEqual([]);
   });
 });

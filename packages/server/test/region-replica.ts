@@ -22,13 +22,13 @@ export interface RegionReplica {
 }
 
 /** A replica whose lock service proposes a tick every `tickCommandMs` while it leads. */
-export function regionReplica(tickCommandMs: number): RegionReplica {
+export function regionReplica(tickCommandMs: number, proposalTimeoutMs = 5_000): RegionReplica {
   const transport = new MemoryTransportNetwork().create(`${REPLICA_REGION}/1`);
   const region = asRegionId(REPLICA_REGION);
   const paxos = paxosConfig([region]);
   const peerNameOf = (id: number): string => `${REPLICA_REGION}/${id}`;
   const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
   const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf }, clock, peers, logger);
-  const locks = new LockService({ region: REPLICA_REGION, tickCommandMs, proposalTimeoutMs: 5_000, peerNameOf }, clock, logger);
+  const locks = new LockService({ region: REPLICA_REGION, tickCommandMs, proposalTimeoutMs, peerNameOf }, clock, logger);
   return { locks, app: new RegionApplication(locks, global), transport };
 }
