@@ -13,7 +13,8 @@
 // Both clusters (3 nodes, one region, fsync on) stay up for the whole run, and each is driven
 // by its own build's client library, so a change to either side is measured. Scenarios: the
 // lock cycle of versus at c = 1 and 64 (try-lock acquire + release, workers sharing one
-// connection) and 16 workers contending FIFO on one name. The row of this build carries
+// connection), the c = 64 cycle with a connection per worker (as independent processes
+// would hold them), and 16 workers contending FIFO on one name. The row of this build carries
 // pairedOpsRatio and pairedP50Ratio (the medians over the pairs of this build's value over
 // the base's) and pairsWon (pairs in which this build did more operations per second).
 
@@ -76,6 +77,7 @@ type Prepare = (cluster: GeolockCluster, build: ClientBuild) => Promise<Prepared
 const SCENARIOS: readonly Prepare[] = [
   (cluster, build) => prepareLockCycle(cluster, 1, "leader", "shared", build),
   (cluster, build) => prepareLockCycle(cluster, 64, "leader", "shared", build),
+  (cluster, build) => prepareLockCycle(cluster, 64, "leader", "own", build),
   (cluster, build) => prepareContended(cluster, build),
 ];
 
