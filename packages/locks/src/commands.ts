@@ -74,7 +74,12 @@ export const COMMAND_TYPES: readonly CommandType[] = ["openSession", "keepAlive"
 export type ValidateResult = { readonly ok: true; readonly command: LockCommand } | { readonly ok: false; readonly error: ErrorAnswer };
 
 const CLIENT_KEYS = ["type", "nowMs", "clientId", "seq"] as const;
-const KEYS: Readonly<Record<CommandType, readonly string[]>> = {
+/**
+ * Each command type's fields, in the order a log entry's rows carry them (the server's
+ * `lockRows` entries: one array per command instead of a map, about half the bytes and a
+ * third of the decoding). Part of the log format: append a new type, never reorder.
+ */
+export const COMMAND_FIELDS: Readonly<Record<CommandType, readonly string[]>> = {
   openSession: [...CLIENT_KEYS, "ttlMs"],
   keepAlive: [...CLIENT_KEYS, "sessionId"],
   closeSession: [...CLIENT_KEYS, "sessionId"],
@@ -99,7 +104,7 @@ export function validateCommand(raw: unknown, config: LockConfig = DEFAULT_LOCK_
 function decodeCommand(raw: unknown, config: LockConfig): LockCommand {
   const type = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Fields)["type"] : undefined;
   const kind = oneOf(type, "command.type", COMMAND_TYPES);
-  const f = record(raw, `${kind} command`, KEYS[kind]);
+  const f = record(raw, `${kind} command`, COMMAND_FIELDS[kind]);
   const nowMs = integer(f["nowMs"], "nowMs", 0, TIME_MS_MAX);
   if (kind === "tick") return { type: kind, nowMs };
   const clientId = text(f["clientId"], "clientId", 1, CLIENT_ID_BYTES_MAX);

@@ -14,7 +14,7 @@ export type {
   TickCommand,
   ValidateResult,
 } from "./commands.js";
-export { COMMAND_TYPES, validateCommand } from "./commands.js";
+export { COMMAND_FIELDS, COMMAND_TYPES, validateCommand } from "./commands.js";
 export type { LockConfig } from "./config.js";
 export { DEFAULT_LOCK_CONFIG } from "./config.js";
 export type { ClientRecordSnapshot } from "./dedup.js";
