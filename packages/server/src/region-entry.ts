@@ -88,6 +88,10 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * follower applies what the bytes decode to, and the two must apply alike.
  */
 export function survivesEncoding(command: object): boolean {
+  // A class instance encodes as a plain map, which a follower would accept and the leader's
+  // validator (plain or null-prototype objects only) would not.
+  const proto: unknown = Object.getPrototypeOf(command);
+  if (proto !== Object.prototype && proto !== null) return false;
   for (const key in command) {
     const value: unknown = (command as Record<string, unknown>)[key];
     if (typeof value === "string") {

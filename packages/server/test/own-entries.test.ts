@@ -74,6 +74,11 @@ const commandType = fc.constantFrom("openSession", "keepAlive", "closeSession", 
 const FIELDS = ["nowMs", "clientId", "seq", "sessionId", "name", "mode", "waitMs", "owner", "ttlMs"] as const;
 const command = fc.record({ type: commandType, ...Object.fromEntries(FIELDS.map((f) => [f, fieldValue])) }, { requiredKeys: ["type"] });
 
+function commandsOf(decoded: ReturnType<typeof decodeEntry>): readonly unknown[] {
+  if (decoded.kind !== "lockBatch") throw new Error(`expected a lock batch, got ${decoded.kind}`);
+  return decoded.commands;
+}
+
 /** Mostly values MessagePack carries unchanged, sometimes any field value. */
 const likelyValue = fc.oneof(
   { weight: 4, arbitrary: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom("exclusive", "shared", "us-east:x", "gl-1"), fc.integer({ min: -5, max: 70_000 }), fc.constantFrom(1.5, 1e20, Number.NaN)) },
@@ -132,6 +137,19 @@ describe("commands the leader applies from memory", () => {
     expect(survivesEncoding({ ...base, seq: undefined })).toBe(false);
     expect(survivesEncoding({ ...base, seq: null })).toBe(false);
     expect(survivesEncoding({ ...base, seq: {} })).toBe(false);
+    // Encoded, an instance is a plain map that validates; in memory it does not.
+    class Release {
+      readonly type = "release";
+      readonly nowMs = 1;
+      readonly clientId = "c";
+      readonly seq = 1;
+      readonly sessionId = 1;
+      readonly name = "us-east:x";
+    }
+    const instance = new Release();
+    expect(validateCommand(instance).ok).toBe(false);
+    expect(validateCommand(commandsOf(decodeEntry(encodeLockBatchEntry([instance])))[0]).ok).toBe(true);
+    expect(survivesEncoding(instance)).toBe(false);
   });
 });
 
