@@ -110,7 +110,7 @@ export const suite: BenchSuite = {
   name: "ab",
   description:
     "This build against another built checkout (--base DIR), both 3-node clusters up at once, repeats interleaved: " +
-    "lock cycle c = 1 and 64, contended; paired ratios of this build over the base",
+    "lock cycle c = 1 and 64 (and 64 with a connection per worker), contended; paired ratios of this build over the base",
   async run(options: BenchOptions): Promise<ScenarioResult[]> {
     if (options.baseDir === undefined) throw new Error(USAGE);
     const base = await loadBaseBuild(options.baseDir);

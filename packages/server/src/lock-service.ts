@@ -50,7 +50,7 @@ interface PendingProposal {
 export type OwnEntry = { readonly kind: "lock"; readonly command: LockCommand } | { readonly kind: "lockBatch"; readonly commands: readonly LockCommand[] };
 
 /**
- * Commands proposed in one turn share one entry, up to this many: one Raft entry, one disk
+ * Commands gathered for one Ready share one entry, up to this many: one Raft entry, one disk
  * record and one replicated envelope instead of one each. openSession goes alone (its
  * session id is its entry's index). The largest command (a 128-byte client id, 256-byte
  * name and owner) encodes to under 1 KB, so a full batch stays far below the 1 MiB entry
@@ -78,7 +78,7 @@ export class LockService {
   private leader: NodeId = NO_NODE;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly proposals = new Map<number, PendingProposal>();
-  /** Commands of this turn not yet proposed, and whether their flush is queued. */
+  /** Commands not yet proposed (they wait for the Raft driver's next Ready), and whether their flush is queued. */
   private batch: { readonly command: LockCommand; readonly waiter: AnswerWaiter }[] = [];
   private batchFlushQueued = false;
   /**
