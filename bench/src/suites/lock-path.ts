@@ -1,7 +1,7 @@
 // CPU time per lock cycle (try-lock acquire + release of the worker's own name) of the two
 // JavaScript request paths, without the real cluster's Raft, disks and sockets: on this
 // 2-core machine the full-cluster suites vary by about 30 %, too much to see a change of a
-// few percent in either path; these two scenarios vary far less, so a change to one of the
+// few percent in either path; these scenarios vary far less, so a change to one of the
 // paths can be measured in the same run before and after.
 //
 // - "server request path": RequestRouter.handle -> LockService.submit -> the turn's batch ->
@@ -11,6 +11,11 @@
 //   GlobalService and PaxosPeers on an in-memory transport that nothing uses). What is left
 //   out: the client endpoint's frame decoding and parseClientRequest, Raft, the log, the
 //   network. Every worker is its own client (client id, session opened first).
+// - "server request path and a follower's apply": the same, and every committed entry's
+//   bytes (copied, as off the wire) applied by a second RegionApplication that proposed
+//   nothing, as a follower applies them: it decodes the entry, where the leader applies its
+//   own proposals from memory. Its CPU per cycle less the server path's is what a follower
+//   spends applying a cycle; the two replicas' snapshots must be equal at the end.
 // - "client library": GeolockClient workers made by fork(), sharing one WebSocket
 //   connection, against a stub node in a child process (src/stub-node.ts: the client
 //   protocol answered at once from a few maps). The CPU reported is this process's: the
@@ -175,7 +180,8 @@ function cycleName(worker: number): string {
 /**
  * Stands in for RegionNode: every proposed entry is committed, and applied through the
  * region's application, on the next setImmediate, in proposal order (a leader alone with
- * a zero-latency disk). Leadership is fixed; after stop() it refuses proposals.
+ * a zero-latency disk), and then through the follower's application if there is one.
+ * Leadership is fixed; after stop() it refuses proposals.
  */
 class CommitAtOnceNode implements LockServiceNode {
   private lastIndex = 0;
@@ -184,7 +190,10 @@ class CommitAtOnceNode implements LockServiceNode {
   private scheduled = false;
   private stopped = false;
 
-  constructor(private readonly app: RegionApplication) {}
+  constructor(
+    private readonly app: RegionApplication,
+    private readonly follower?: RegionApplication,
+  ) {}
 
   propose(data: Uint8Array): ProposeResult {
     if (this.stopped) return { ok: false, reason: "notLeader", leader: NO_NODE };
@@ -224,7 +233,10 @@ class CommitAtOnceNode implements LockServiceNode {
     const entries = this.pending;
     this.pending = [];
     if (this.stopped) return;
-    for (const entry of entries) this.app.applyEntry(entry);
+    for (const entry of entries) {
+      this.app.applyEntry(entry);
+      this.follower?.applyEntry({ ...entry, data: entry.data.slice() });
+    }
   }
 }
 
@@ -251,21 +263,38 @@ function expectLockAnswer(response: ClientResponse, expected: "granted" | "relea
   if (fields["name"] !== name) throw new Error(`lock-path: ${what} of ${name} answered for ${String(fields["name"])}`);
 }
 
-async function serverRig(concurrency: number): Promise<Rig> {
-  const topology: Topology = { clusterId: "bench-lock-path", regions: [{ name: REGION, id: 1, nodes: [{ id: 1, host: "127.0.0.1", port: 1 }] }] };
+const TOPOLOGY: Topology = {
+  clusterId: "bench-lock-path",
+  regions: [{ name: REGION, id: 1, nodes: [1, 2].map((id) => ({ id, host: "127.0.0.1", port: id })) }],
+};
+
+interface Replica {
+  readonly transport: MemoryTransport;
+  readonly locks: LockService;
+  readonly global: GlobalService;
+  readonly app: RegionApplication;
+}
+
+/** One replica's application, wired as GeolockNode wires it, with the node's settings. */
+function replica(network: MemoryTransportNetwork, id: number): Replica {
   const logger = pino({ level: "silent" });
   const clock: Clock = { nowMs: () => FIXED_NOW_MS };
-  const network = new MemoryTransportNetwork();
-  const transport: MemoryTransport = network.create(NODE_NAME);
+  const transport: MemoryTransport = network.create(`${REGION}/${id}`);
   const region = asRegionId(REGION);
   const paxos = paxosConfig([region]);
-  const peerNameOf = (id: number): `${string}/${number}` => `${REGION}/${id}`;
-  const peers = new PaxosPeers({ topology, region, self: transport.self, paxos }, transport);
+  const peerNameOf = (peer: number): `${string}/${number}` => `${REGION}/${peer}`;
+  const peers = new PaxosPeers({ topology: TOPOLOGY, region, self: transport.self, paxos }, transport);
   const global = new GlobalService({ ...DEFAULT_GLOBAL_TIMING, region, paxos, seed: 1, peerNameOf }, clock, peers, logger);
-  // The node's settings (geolock-node.ts).
   const locks = new LockService({ region: REGION, tickCommandMs: 100, proposalTimeoutMs: 5_000, peerNameOf }, clock, logger);
-  const app = new RegionApplication(locks, global);
-  const node = new CommitAtOnceNode(app);
+  return { transport, locks, global, app: new RegionApplication(locks, global) };
+}
+
+async function serverRig(concurrency: number, withFollower: boolean): Promise<Rig> {
+  const topology = TOPOLOGY;
+  const network = new MemoryTransportNetwork();
+  const { transport, locks, global, app } = replica(network, 1);
+  const follower = withFollower ? replica(network, 2) : undefined;
+  const node = new CommitAtOnceNode(app, follower?.app);
   locks.attach(node);
   global.attach(node);
   // Only the lock service is told it leads: a leading GlobalService would run its Paxos
@@ -281,9 +310,11 @@ async function serverRig(concurrency: number): Promise<Rig> {
   const handle = (request: RoutedRequest): Promise<ClientResponse> => router.handle(request);
   const teardown = async (): Promise<void> => {
     locks.stop();
+    follower?.locks.stop();
     router.stop();
     node.stop();
     await transport.close();
+    await follower?.transport.close();
   };
 
   let workers: ServerWorker[];
@@ -327,6 +358,10 @@ async function serverRig(concurrency: number): Promise<Rig> {
         SETUP_TIMEOUT_MS,
         "closing the sessions",
       );
+      // The follower applied every entry, or its CPU would not be a follower's.
+      if (follower !== undefined && !sameBytes(follower.app.snapshot(), app.snapshot())) {
+        throw new Error("lock-path: the follower's snapshot differs from the leader's after the run");
+      }
     } finally {
       await teardown();
     }
@@ -334,12 +369,24 @@ async function serverRig(concurrency: number): Promise<Rig> {
   return { cycle, close };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 const serverPath: PathSpec = {
   scenario: "server request path (router to applied answer)",
   system: "geolock server, in-process, Raft stubbed (commits at once)",
   latencyIs: "one cycle: RequestRouter.handle acquire (try-lock) + release, each to its applied answer",
   cpuIs: "this process, user + system, per cycle",
-  rig: serverRig,
+  rig: (concurrency) => serverRig(concurrency, false),
+};
+
+const serverAndFollower: PathSpec = {
+  scenario: "server request path and a follower's apply",
+  system: "geolock server, in-process, Raft stubbed, each entry also applied from its bytes by a follower",
+  latencyIs: "one cycle: RequestRouter.handle acquire (try-lock) + release, each to its applied answer",
+  cpuIs: "this process (the leader's path and the follower's apply), user + system, per cycle",
+  rig: (concurrency) => serverRig(concurrency, true),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -411,11 +458,13 @@ export const suite: BenchSuite = {
   name: "lock-path",
   description:
     "CPU time per lock cycle (try-lock acquire + release) of the two JavaScript request paths without Raft, disk or " +
-    "cluster sockets: the server's router-to-applied-answer path in process on a stub Raft node, and the client " +
-    "library against a stub node in a child process; c = 1, 16, 64",
+    "cluster sockets: the server's router-to-applied-answer path in process on a stub Raft node (alone, and with a " +
+    "follower applying the same entries from their bytes), and the client library against a stub node in a child " +
+    "process; c = 1, 16, 64",
   async run(options: BenchOptions): Promise<ScenarioResult[]> {
     const results: ScenarioResult[] = [];
     for (const c of CONCURRENCIES) results.push(await measurePath(options, serverPath, c));
+    for (const c of CONCURRENCIES) results.push(await measurePath(options, serverAndFollower, c));
     const stub = await startStubNode(options);
     try {
       const path = clientPath(stub);
